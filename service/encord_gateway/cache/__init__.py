@@ -1,0 +1,1 @@
+"""Caching of upstream reads: in-process TTL/LRU store, request coalescing, invalidation by writes."""

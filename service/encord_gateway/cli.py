@@ -1,0 +1,212 @@
+"""Command line: `encord-gateway run | serve | sandbox | vault ... | token ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from .access import commands as access_commands
+from .access.tokens import TokenStore
+from .app import Endpoints, Gateway
+from .config import Settings
+from .vault import Vault, VaultError
+from .vault import commands as vault_commands
+
+log = logging.getLogger("encord_gateway")
+
+DEMO_ORGANISATION = "demo"
+DEMO_CALLER = "demo-caller"
+DEMO_USER_EMAIL = "demo@encord-gateway.local"
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _start_sandbox(settings: Settings) -> tuple[web.AppRunner, str]:
+    from .sandbox.server import create_app
+
+    state = settings.data_dir / "sandbox" / "state.json"
+    state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    runner = web.AppRunner(create_app(state), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.host, settings.sandbox_port, reuse_port=False).start()
+    return runner, f"http://{settings.host}:{settings.sandbox_port}"
+
+
+async def _register_with_sandbox(sandbox_url: str, public_key_hex: str) -> None:
+    """What a user does once in Encord's web app: register the organisation key's public half."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(
+            f"{sandbox_url}/sandbox/v1/users", json={"email": DEMO_USER_EMAIL, "public_key": public_key_hex}
+        ) as response,
+    ):
+        if response.status >= 300:
+            raise SystemExit(f"sandbox refused the demo key: HTTP {response.status} {await response.text()}")
+
+
+def _banner(endpoints: Endpoints, sandbox_url: str, token: str) -> str:
+    auth = f"authorization: Bearer {token}"
+    return "\n".join(
+        [
+            "",
+            "Encord Gateway is running (Ctrl-C to stop)",
+            f"  gRPC     {endpoints.grpc}",
+            f"  REST     {endpoints.rest}",
+            f"  metrics  {endpoints.metrics}",
+            f"  sandbox  {sandbox_url}",
+            f"  token    {token}",
+            "",
+            "Try:",
+            f"  grpcurl -plaintext {endpoints.grpc} list",
+            f"  grpcurl -plaintext -H '{auth}' -d '{{\"title\": \"My first project\"}}' \\",
+            f"      {endpoints.grpc} encord.gateway.v1.ProjectService/CreateProject",
+            f"  grpcurl -plaintext -H '{auth}' -d '{{\"project_hash\": \"<hash>\"}}' \\",
+            f"      {endpoints.grpc} encord.gateway.v1.ProjectService/GetProject",
+            f"  curl -s -H '{auth}' -H 'content-type: application/json' \\",
+            f'      -d \'{{"title": "Street scenes"}}\' {endpoints.rest}/v1/datasets',
+            f"  curl -s -H '{auth}' '{endpoints.rest}/v1/projects?title_like=%25first%25'",
+            f"  curl -s {endpoints.metrics}",
+            "",
+        ]
+    )
+
+
+async def run_demo(settings: Settings) -> None:
+    """`make run`: sandbox + gateway in one process, a demo organisation, its key, and a caller token."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    sandbox_runner, sandbox_url = await _start_sandbox(settings)
+    vault = Vault.open(settings.data_dir / "vault")
+    tokens = TokenStore.open(settings.data_dir / "access")
+    gateway = None
+    try:
+        if DEMO_ORGANISATION not in vault.organisations():
+            vault.generate_org_key(DEMO_ORGANISATION)
+        info = next(k for k in vault.list_org_keys() if k.organisation == DEMO_ORGANISATION)
+        await _register_with_sandbox(sandbox_url, info.public_key_hex)
+        token = tokens.issue(DEMO_ORGANISATION, DEMO_CALLER, token=settings.demo_token)
+        gateway = Gateway(settings, sandbox_url, vault, tokens)
+        endpoints = await gateway.start()
+        print(_banner(endpoints, sandbox_url, token), flush=True)
+        await _wait_for_signal()
+        print("stopping...", flush=True)
+    finally:
+        if gateway is not None:
+            await gateway.stop()
+        await sandbox_runner.cleanup()
+        tokens.close()
+        vault.close()
+
+
+async def serve(settings: Settings) -> None:
+    """Production mode: the gateway alone, in front of `settings.upstream`."""
+    vault = Vault.open(settings.data_dir / "vault")
+    tokens = TokenStore.open(settings.data_dir / "access")
+    gateway = Gateway(settings, settings.upstream, vault, tokens)
+    try:
+        endpoints = await gateway.start()
+        print(
+            json.dumps(
+                {
+                    "grpc": endpoints.grpc,
+                    "rest": endpoints.rest,
+                    "metrics": endpoints.metrics,
+                    "upstream": settings.upstream,
+                }
+            ),
+            flush=True,
+        )
+        await _wait_for_signal()
+    finally:
+        await gateway.stop()
+        tokens.close()
+        vault.close()
+
+
+def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    for name in ("host", "grpc_port", "rest_port", "metrics_port", "sandbox_port", "upstream", "data_dir"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(settings, name, value)
+    return settings
+
+
+def _listener_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="address to bind (ENCORD_GATEWAY_HOST, default 127.0.0.1)")
+    parser.add_argument("--grpc-port", type=int, help="gRPC port (ENCORD_GATEWAY_GRPC_PORT, default 50051)")
+    parser.add_argument("--rest-port", type=int, help="REST port (ENCORD_GATEWAY_REST_PORT, default 8080)")
+    parser.add_argument("--metrics-port", type=int, help="metrics port (ENCORD_GATEWAY_METRICS_PORT, default 9464)")
+    parser.add_argument("--data-dir", type=Path, help="state directory (ENCORD_GATEWAY_DATA_DIR, default .gateway)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="encord-gateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="sandbox + gateway + demo organisation and token (what `make run` does)")
+    _listener_flags(run)
+    run.add_argument("--sandbox-port", type=int, help="sandbox port (ENCORD_GATEWAY_SANDBOX_PORT, default 8900)")
+
+    serve_parser = commands.add_parser("serve", help="the gateway alone, in front of Encord")
+    _listener_flags(serve_parser)
+    serve_parser.add_argument(
+        "--upstream", help="Encord domain (ENCORD_GATEWAY_UPSTREAM, default https://api.encord.com)"
+    )
+
+    sandbox = commands.add_parser("sandbox", help="the Encord-compatible sandbox alone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8900)
+    sandbox.add_argument("--state", type=Path, help="JSON file that keeps the sandbox's state across restarts")
+
+    vault_commands.register(commands)
+    access_commands.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.command == "sandbox":
+        from .sandbox.server import serve as serve_sandbox
+
+        print(f"Encord sandbox on http://{args.host}:{args.port}", flush=True)
+        asyncio.run(serve_sandbox(args.host, args.port, args.state))
+        return 0
+    if args.command in ("run", "serve"):
+        settings = _apply_flags(Settings.from_env(), args)
+        try:
+            asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
+        except VaultError as exc:
+            print(f"encord-gateway: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:  # most often: a port is already taken
+            print(f"encord-gateway: cannot start: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    handler = getattr(args, "func", None)
+    if handler is None:
+        build_parser().print_help()
+        return 2
+    return int(handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""REST/JSON transcoder on aiohttp: routes derived from the google.api.http rules, same chain as gRPC.
+
+Requests and responses are proto3 JSON (json_format); responses use the proto field names, and
+requests accept either spelling. Errors are google.rpc.Status JSON with grpc-gateway's HTTP codes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import grpc
+from aiohttp import web
+from google.protobuf import descriptor, json_format, message
+
+from ..errors import GatewayError, invalid_argument
+from ..operations.catalog import OperationSpec
+from ..operations.descriptors import FieldDescriptor, MessageDescriptor
+from .chain import CallChain
+from .status import http_status
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+TRUE_WORDS = {"true", "1", "yes"}
+FALSE_WORDS = {"false", "0", "no"}
+
+
+def error_response(error: GatewayError) -> web.Response:
+    body = json_format.MessageToDict(error.to_status(), preserving_proto_field_name=True)
+    return web.json_response(body, status=http_status(error.code))
+
+
+def _field_for(msg_descriptor: MessageDescriptor, name: str) -> FieldDescriptor | None:
+    field = msg_descriptor.fields_by_name.get(name)
+    if field is None:
+        field = next((f for f in msg_descriptor.fields if f.json_name == name), None)
+    return field
+
+
+def _query_value(field: FieldDescriptor, text: str) -> Any:
+    if field.type == descriptor.FieldDescriptor.TYPE_BOOL:
+        lowered = text.lower()
+        if lowered in TRUE_WORDS:
+            return True
+        if lowered in FALSE_WORDS:
+            return False
+        raise invalid_argument([(field.name, "must be true or false")])
+    return text
+
+
+def request_fields(spec: OperationSpec, request: web.Request, body: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge body, query string and path variables into one proto3-JSON object (path wins)."""
+    msg_descriptor = spec.request_class.DESCRIPTOR
+    fields: dict[str, Any] = dict(body or {})
+    for name in set(request.query.keys()):
+        field = _field_for(msg_descriptor, name)
+        if field is None:
+            raise invalid_argument([(name, "is not a field of " + msg_descriptor.name)])
+        values = [_query_value(field, text) for text in request.query.getall(name)]
+        if field.is_repeated:
+            fields[field.name] = values
+        elif len(values) > 1:
+            raise invalid_argument([(field.name, "is given more than once")])
+        else:
+            fields[field.name] = values[0]
+    fields.update(request.match_info)
+    return fields
+
+
+async def _read_body(spec: OperationSpec, request: web.Request) -> dict[str, Any] | None:
+    if spec.http is None or spec.http.body != "*":
+        return None
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise invalid_argument([("(body)", "is not valid JSON")]) from None
+    if not isinstance(body, dict):
+        raise invalid_argument([("(body)", "must be a JSON object")])
+    return body
+
+
+def _parse(spec: OperationSpec, fields: dict[str, Any]) -> message.Message:
+    try:
+        return json_format.ParseDict(fields, spec.request_class())
+    except json_format.ParseError as exc:
+        # ParseError names the field path ("Failed to parse title field: ..."); pass it on.
+        raise invalid_argument([("(body)", str(exc))]) from None
+
+
+def _route(spec: OperationSpec, chain: CallChain) -> web.RouteDef:
+    assert spec.http is not None
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        try:
+            parsed = _parse(spec, request_fields(spec, request, await _read_body(spec, request)))
+            metadata = {key.lower(): value for key, value in request.headers.items()}
+            outcome = await chain.run(spec, parsed, metadata, None)
+        except GatewayError as error:
+            return error_response(error)
+        text = json_format.MessageToJson(outcome.response, preserving_proto_field_name=True, indent=None)
+        headers = {"x-cache": outcome.cache} if outcome.cache else {}
+        return web.Response(text=text, content_type="application/json", headers=headers)
+
+    return web.route(spec.http.verb, spec.http.template, handle, name=spec.full_name)
+
+
+@web.middleware
+async def status_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Unknown paths, wrong verbs and oversized bodies answer google.rpc.Status JSON like everything else."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPNotFound:
+        return error_response(
+            GatewayError(grpc.StatusCode.NOT_FOUND, f"no route for {request.path}", reason="NO_ROUTE")
+        )
+    except web.HTTPMethodNotAllowed:
+        return error_response(
+            GatewayError(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"{request.method} is not supported on {request.path}",
+                reason="METHOD_NOT_ALLOWED",
+            )
+        )
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(invalid_argument([("(body)", f"is larger than {MAX_BODY_BYTES} bytes")]))
+
+
+def build_app(specs: dict[str, OperationSpec], chain: CallChain) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[status_errors])
+    app.add_routes([_route(spec, chain) for spec in specs.values() if spec.http is not None])
+    return app

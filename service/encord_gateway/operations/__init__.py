@@ -1,0 +1,1 @@
+"""The operation engine: executes the upstream mapping each RPC declares in the proto."""

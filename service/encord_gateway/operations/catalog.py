@@ -1,0 +1,123 @@
+"""The operation table, derived at start-up from the proto descriptors (the single source of truth)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from types import ModuleType
+
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor, message, message_factory
+
+from .._generated.encord.gateway import v1 as generated_v1
+from .._generated.encord.gateway.v1 import options_pb2
+from . import wiremap
+from .descriptors import has_option, option
+
+PUBLIC_PACKAGE = "encord.gateway.v1"
+
+
+@dataclass(frozen=True)
+class HttpRule:
+    """A google.api.http binding: verb, path template, and which fields the body carries."""
+
+    verb: str
+    template: str
+    body: str
+
+    @cached_property
+    def path_fields(self) -> tuple[str, ...]:
+        return tuple(re.findall(r"\{([a-z_][a-z0-9_]*)\}", self.template))
+
+
+@dataclass(frozen=True)
+class OperationSpec:
+    """Everything the gateway knows about one RPC, read from its descriptor and options."""
+
+    service: str  # fully qualified, e.g. encord.gateway.v1.ProjectService
+    method: str  # e.g. GetProject
+    request_class: type[message.Message]
+    response_class: type[message.Message]
+    http: HttpRule | None
+    operation: options_pb2.Operation
+    plan: wiremap.CallPlan
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.service}.{self.method}"
+
+    @property
+    def grpc_path(self) -> str:
+        return f"/{self.service}/{self.method}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.operation.access == options_pb2.ACCESS_READ
+
+    @property
+    def cache_ttl(self) -> float:
+        return float(self.operation.cache_ttl_seconds) if self.is_read else 0.0
+
+
+def _http_rule(method: descriptor.MethodDescriptor) -> HttpRule | None:
+    options = method.GetOptions()
+    if not options.HasExtension(annotations_pb2.http):
+        return None
+    rule: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]
+    verb = rule.WhichOneof("pattern")
+    if verb is None or verb == "custom":
+        raise ValueError(f"{method.full_name}: unsupported google.api.http pattern")
+    return HttpRule(verb=verb.upper(), template=getattr(rule, verb), body=rule.body)
+
+
+def public_modules() -> list[ModuleType]:
+    """Every generated *_pb2 module of the public API, imported so that its descriptors register."""
+    return [
+        importlib.import_module(f"{generated_v1.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(generated_v1.__path__)
+        if info.name.endswith("_pb2")
+    ]
+
+
+def load_catalog(modules: list[ModuleType] | None = None) -> dict[str, OperationSpec]:
+    """Build the spec of every RPC that declares an upstream operation, keyed by its full name."""
+    specs: dict[str, OperationSpec] = {}
+    for module in modules if modules is not None else public_modules():
+        file_descriptor: descriptor.FileDescriptor = module.DESCRIPTOR
+        for service in file_descriptor.services_by_name.values():
+            for method in service.methods:
+                options = method.GetOptions()
+                if not has_option(options, options_pb2.operation):
+                    raise ValueError(f"{method.full_name} declares no (encord.gateway.v1.operation)")
+                operation: options_pb2.Operation = option(options, options_pb2.operation)
+                request_class = message_factory.GetMessageClass(method.input_type)
+                response_class = message_factory.GetMessageClass(method.output_type)
+                spec = OperationSpec(
+                    service=service.full_name,
+                    method=method.name,
+                    request_class=request_class,
+                    response_class=response_class,
+                    http=_http_rule(method),
+                    operation=operation,
+                    plan=wiremap.CallPlan.build(operation, method.input_type, method.output_type),
+                )
+                specs[spec.full_name] = spec
+    _check_invalidations(specs)
+    return specs
+
+
+def _check_invalidations(specs: dict[str, OperationSpec]) -> None:
+    """A write that names a method that does not exist would silently leave stale reads behind."""
+    for spec in specs.values():
+        for target in spec.operation.invalidates:
+            if target not in specs:
+                raise ValueError(f"{spec.full_name} invalidates unknown method {target}")
+            if not specs[target].is_read:
+                raise ValueError(f"{spec.full_name} invalidates {target}, which is not a read")
+
+
+def service_names(specs: dict[str, OperationSpec]) -> list[str]:
+    return sorted({spec.service for spec in specs.values()})

@@ -1,0 +1,1 @@
+"""Talking to Encord: request signing, the pooled HTTP client and the error envelope."""

@@ -1,0 +1,207 @@
+"""The pooled aiohttp client that signs and sends wire calls to Encord (or the sandbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import random
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import grpc
+from yarl import URL
+
+from .. import __version__
+from ..errors import GatewayError
+from ..telemetry.metrics import Metrics
+from . import errors, signing
+from .calls import WireCall
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503})
+MAX_ATTEMPTS = 3
+BASE_BACKOFF = 0.05  # seconds; doubled per attempt, with full jitter
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """`Retry-After` as seconds: delta-seconds or an HTTP-date (negative → 0)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class UpstreamClient:
+    """One pooled HTTP session per upstream domain, speaking both API generations (§2, §3)."""
+
+    def __init__(self, domain: str, metrics: Metrics, *, max_connections: int = 100) -> None:
+        self.domain = domain.rstrip("/")
+        self._metrics = metrics
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        self.user_agent = f"encord-gateway/{__version__} aiohttp/{aiohttp.__version__}"
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
+        # auto_decompress keeps gzip transparent; no cookie jar: Encord is stateless per request.
+        self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _headers(self, call: WireCall, signer: signing.Signer) -> dict[str, str]:
+        headers = {
+            "User-Agent": self.user_agent,
+            "X-Cloud-Trace-Context": f"{uuid.uuid4().hex}/1;o=1",
+        }
+        body = call.body or b""
+        if call.api == "v1":
+            headers.update(
+                {
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                    "Accept-Encoding": "gzip",
+                    "ResourceType": call.resource_type,
+                    "ResourceID": call.resource_id,
+                    "Authorization": signing.v1_authorization(signer, body),
+                }
+            )
+        else:
+            if call.body is not None:
+                headers["Content-Type"] = "application/json"
+            headers.update(signing.v2_signature_headers(signer, call.http_method, call.target, body, int(time.time())))
+        return headers
+
+    async def send(self, call: WireCall, signer: signing.Signer, deadline: float) -> Any:
+        """Send `call` signed by `signer`; return Encord's result or raise GatewayError.
+
+        `deadline` is an absolute `time.monotonic()` value: the caller's deadline bounds every
+        attempt and every backoff sleep.
+        """
+        if self._session is None:
+            raise RuntimeError("UpstreamClient.start() was not awaited")
+        url = URL(self.domain + call.target, encoded=True)  # encoded: the signature covers these bytes
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                result = await self._attempt(call, signer, url, deadline)
+            except GatewayError as error:
+                self._observe(call, error.reason, started)
+                delay = self._retry_delay(call, error, attempt, deadline)
+                if delay is None:
+                    raise
+                log.info("retrying %s in %.2fs after %s", call.label, delay, error.reason)
+                await asyncio.sleep(delay)
+                continue
+            self._observe(call, "ok", started)
+            return result
+
+    def _observe(self, call: WireCall, outcome: str, started: float) -> None:
+        labels = (call.api, call.query_type, call.query_method)
+        self._metrics.upstream_requests.labels(*labels, outcome).inc()
+        self._metrics.upstream_seconds.labels(*labels).observe(time.perf_counter() - started)
+
+    @staticmethod
+    def _retry_delay(call: WireCall, error: GatewayError, attempt: int, deadline: float) -> float | None:
+        """Seconds to wait before retrying, or None. Only reads are retried, only on transient errors."""
+        transient = error.metadata.get("http_status", "").isdigit() and int(error.metadata["http_status"]) in (
+            RETRY_STATUSES
+        )
+        transient = transient or error.reason == "UPSTREAM_UNREACHABLE"
+        if not call.retryable or not transient or attempt >= MAX_ATTEMPTS:
+            return None
+        delay = error.retry_after if error.retry_after is not None else random.uniform(0, BASE_BACKOFF * 2**attempt)
+        if time.monotonic() + delay >= deadline:
+            return None
+        return delay
+
+    async def _attempt(self, call: WireCall, signer: signing.Signer, url: URL, deadline: float) -> Any:
+        assert self._session is not None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise errors.upstream_error(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "DEADLINE_EXCEEDED",
+                "deadline expired before calling Encord",
+                label=call.label,
+            )
+        try:
+            async with self._session.request(
+                call.http_method,
+                url,
+                data=call.body,
+                headers=self._headers(call, signer),
+                timeout=aiohttp.ClientTimeout(total=remaining),
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                status = response.status
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        except TimeoutError:
+            raise errors.upstream_error(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "UPSTREAM_TIMEOUT",
+                "Encord did not answer within the deadline",
+                label=call.label,
+            ) from None
+        except aiohttp.ClientError as exc:
+            raise errors.upstream_error(
+                grpc.StatusCode.UNAVAILABLE,
+                "UPSTREAM_UNREACHABLE",
+                f"cannot reach Encord: {type(exc).__name__}",
+                label=call.label,
+            ) from None
+        return self._interpret(call, status, raw, retry_after)
+
+    @staticmethod
+    def _interpret(call: WireCall, status: int, raw: bytes, retry_after: float | None) -> Any:
+        if status == 429:
+            raise errors.from_http_status(429, None, label=call.label, retry_after=retry_after)
+        if call.api == "v2" and status == 204:
+            return None
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            if status >= 400:
+                raise errors.from_http_status(status, None, label=call.label, retry_after=retry_after) from None
+            raise errors.malformed("the body is not JSON", label=call.label, http_status=status) from None
+        if call.api == "v2":
+            if status >= 300:
+                message = None
+                if isinstance(body, dict):
+                    found = body.get("message") or body.get("detail")
+                    message = found if isinstance(found, str) else None
+                raise errors.from_http_status(status, message, label=call.label, retry_after=retry_after)
+            return body
+        # v1: the envelope decides, whatever the HTTP status (§2.5).
+        if not isinstance(body, dict) or "status" not in body:
+            if status >= 300:
+                raise errors.from_http_status(status, None, label=call.label, retry_after=retry_after)
+            raise errors.malformed("no v1 envelope", label=call.label, http_status=status)
+        if body["status"] != 200:
+            response = body.get("response")
+            code = response[0] if isinstance(response, list) and response and isinstance(response[0], str) else None
+            if code is None:
+                raise errors.malformed("error envelope without a code", label=call.label, http_status=status)
+            raise errors.from_v1_code(code, body.get("payload"), label=call.label)
+        result = body.get("response")
+        if call.retryable and (result is None or result == {}):
+            # The SDK reads an empty single-object answer as "not found" (§2.5 point 5).
+            raise errors.from_v1_code("RESOURCE_NOT_FOUND_ERROR", None, label=call.label)
+        return result
