@@ -1,0 +1,11 @@
+"""Typed keys for what the sandbox application holds."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .requestlog import RequestLog
+from .state import Store
+
+STORE = web.AppKey("store", Store)
+REQUEST_LOG = web.AppKey("request_log", RequestLog)

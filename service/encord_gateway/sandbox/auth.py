@@ -1,0 +1,147 @@
+"""Who is calling: v1 `pubhex:sighex` and v2 RFC 9421-style signatures (§2.4, §3.4), and bearer tokens."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+import time
+from collections.abc import Mapping
+
+from encord_gateway.upstream.signing import (
+    COVERED_COMPONENTS,
+    SIGNATURE_LABEL,
+    content_digest,
+    signature_base,
+    verify,
+)
+
+from .errors import ApiError
+from .state import Store, User
+
+# The SDK fixes `created` when it prepares a request and reuses it across transport retries, which may sleep
+# for a server-chosen Retry-After of up to 6 h (§9 item 3); a shorter window would reject legitimate retries.
+MAX_SIGNATURE_AGE_SECONDS = 6 * 3600
+# Clients' clocks run a little ahead sometimes; a signature from far in the future is still refused.
+MAX_CLOCK_AHEAD_SECONDS = 15 * 60
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX128 = re.compile(r"[0-9a-f]{128}")
+_PARAMS = re.compile(r';created=(-?\d+);keyid="([^"\\]*)";alg="([^"\\]*)"')
+
+
+def _auth_error(message: str) -> ApiError:
+    return ApiError("AUTHENTICATION_ERROR", message)
+
+
+def _user_for_key(store: Store, public_key_hex: str) -> User:
+    users = store.users_with_key(public_key_hex)
+    if not users:
+        raise ApiError("SSH_KEY_NOT_FOUND_ERROR", "The public key is not registered with any user")
+    if len(users) > 1:
+        raise ApiError("DUPLICATE_SSH_KEY_ERROR", "The public key is registered to more than one user")
+    return users[0]
+
+
+def _user_for_bearer(store: Store, authorization: str) -> User | None:
+    if not authorization.startswith("Bearer "):
+        return None
+    email = store.tokens.get(authorization[len("Bearer ") :].strip())
+    user = store.users.get(email) if email is not None else None
+    if user is None:
+        raise _auth_error("The bearer token is not valid")
+    return user
+
+
+def authenticate_v1(store: Store, headers: Mapping[str, str], body: bytes) -> User:
+    """The caller of a v1 envelope call; the signature is checked over the raw received body bytes."""
+    authorization = headers.get("Authorization", "")
+    bearer = _user_for_bearer(store, authorization)
+    if bearer is not None:
+        return bearer
+    public_hex, sep, signature_hex = authorization.partition(":")
+    if not sep or not _HEX64.fullmatch(public_hex) or not _HEX128.fullmatch(signature_hex):
+        raise _auth_error("Authorization must be '<public key hex>:<signature hex>' or 'Bearer <token>'")
+    user = _user_for_key(store, public_hex)
+    if not verify(public_hex, bytes.fromhex(signature_hex), hashlib.sha256(body).digest()):
+        raise _auth_error("The request signature does not match the request body")
+    return user
+
+
+def _dictionary_member(header: str, label: str) -> str | None:
+    """The value of member `label` in an RFC 8941 dictionary header (top-level commas split members)."""
+    depth, quoted, start = 0, False, 0
+    members: list[str] = []
+    for i, ch in enumerate(header):
+        if quoted:
+            quoted = ch != '"' or header[i - 1] == "\\"
+        elif ch == '"':
+            quoted = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            members.append(header[start:i])
+            start = i + 1
+    members.append(header[start:])
+    for member in members:
+        name, eq, value = member.strip().partition("=")
+        if name == label and eq:
+            return value
+    return None
+
+
+def authenticate_v2(
+    store: Store,
+    method: str,
+    raw_target: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    clock: float | None = None,
+) -> User:
+    """The caller of a v2 call, by the §3.4 verifier algorithm; any failure is an HTTP 401."""
+    bearer = _user_for_bearer(store, headers.get("Authorization", ""))
+    if bearer is not None:
+        return bearer
+    signature_input = headers.get("Signature-Input")
+    signature_header = headers.get("Signature")
+    digest_header = headers.get("Content-Digest")
+    if not signature_input or not signature_header or not digest_header:
+        raise _auth_error("Missing Content-Digest, Signature-Input or Signature header (or a bearer token)")
+
+    params = _dictionary_member(signature_input, SIGNATURE_LABEL)
+    if params is None:
+        raise _auth_error(f"Signature-Input has no '{SIGNATURE_LABEL}' member")
+    if not params.startswith(COVERED_COMPONENTS):
+        raise _auth_error(f"The signature must cover exactly {COVERED_COMPONENTS}")
+    match = _PARAMS.fullmatch(params[len(COVERED_COMPONENTS) :])
+    if match is None:
+        raise _auth_error("Signature-Input parameters must be created, keyid and alg, in that order")
+    created, key_id, alg = int(match.group(1)), match.group(2), match.group(3)
+    if alg != "ed25519":
+        raise _auth_error('Only alg="ed25519" signatures are accepted')
+
+    if digest_header != content_digest(body):
+        raise _auth_error("Content-Digest does not match the request body")
+
+    encoded = _dictionary_member(signature_header, SIGNATURE_LABEL)
+    if encoded is None or len(encoded) < 2 or encoded[0] != ":" or encoded[-1] != ":":
+        raise _auth_error(f"Signature has no '{SIGNATURE_LABEL}' byte-sequence member")
+    try:
+        signature = base64.b64decode(encoded[1:-1], validate=True)
+    except binascii.Error:
+        raise _auth_error("Signature is not valid base64") from None
+
+    if not _HEX64.fullmatch(key_id):
+        raise _auth_error("keyid must be the 64-character hex of an Ed25519 public key")
+    user = _user_for_key(store, key_id)
+    base = signature_base(method, raw_target, digest_header, params)
+    if not verify(key_id, signature, base):
+        raise _auth_error("The request signature does not match the request")
+
+    current = time.time() if clock is None else clock
+    if created < current - MAX_SIGNATURE_AGE_SECONDS or created > current + MAX_CLOCK_AHEAD_SECONDS:
+        raise _auth_error("The signature's created time is outside the accepted window")
+    return user

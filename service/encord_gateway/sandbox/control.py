@@ -1,0 +1,59 @@
+"""The control API standing in for Encord's web app: register users' public keys, health, the request log."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from encord_gateway.upstream.signing import KeyFormatError, describe_public_key, load_public_key
+
+from .appkeys import REQUEST_LOG, STORE
+
+
+def _bad_request(message: str) -> web.Response:
+    return web.json_response({"message": message}, status=400)
+
+
+async def register_user(request: web.Request) -> web.Response:
+    """Register `public_key` for `email`: 201 when new, 200 when that user already had that key."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return _bad_request('the body must be JSON: {"email": ..., "public_key": ...}')
+    if not isinstance(body, dict):
+        return _bad_request("the body must be a JSON object")
+    email, key_text = body.get("email"), body.get("public_key")
+    if not isinstance(email, str) or "@" not in email or email != email.strip():
+        return _bad_request("'email' is required and must be an e-mail address")
+    if not isinstance(key_text, str):
+        return _bad_request("'public_key' is required: an 'ssh-ed25519 AAAA...' line or 64 hex characters")
+    try:
+        info = describe_public_key(load_public_key(key_text))
+    except KeyFormatError as exc:
+        return _bad_request(str(exc))
+    store = request.app[STORE]
+    _, created = store.register_key(email, info.public_key_hex)
+    store.flush()
+    answer = {"email": email, "public_key_hex": info.public_key_hex, "fingerprint": info.fingerprint}
+    return web.json_response(answer, status=201 if created else 200)
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def list_requests(request: web.Request) -> web.Response:
+    return web.json_response(request.app[REQUEST_LOG].entries())
+
+
+async def clear_requests(request: web.Request) -> web.Response:
+    request.app[REQUEST_LOG].clear()
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/sandbox/v1/users", register_user)
+    app.router.add_get("/sandbox/v1/health", health)
+    app.router.add_get("/sandbox/v1/requests", list_requests)
+    app.router.add_delete("/sandbox/v1/requests", clear_requests)

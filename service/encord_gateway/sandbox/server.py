@@ -1,0 +1,176 @@
+"""The sandbox's HTTP surface: authenticate, dispatch to the v1/v2 tables, answer in Encord's shapes, log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from . import control, v1, v2
+from .appkeys import REQUEST_LOG, STORE
+from .auth import authenticate_v1, authenticate_v2
+from .errors import ApiError, invalid
+from .requestlog import LoggedCall, RequestLog
+from .state import Store, User
+
+log = logging.getLogger(__name__)
+
+# Label documents and upload registrations can be large; Encord itself answers 413 far above aiohttp's 1 MiB.
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:  # includes UnicodeDecodeError
+        raise invalid("the request body is not valid JSON") from None
+
+
+def _v1_error(error: ApiError) -> dict[str, Any]:
+    # `response` must be a one-element list: the SDK compares it as a list (§2.5).
+    return {"status": 400, "response": [error.code], "payload": error.payload}
+
+
+async def _handle_v1(request: web.Request, *, user_endpoint: bool) -> web.Response:
+    store, body = request.app[STORE], await request.read()
+    resource_type = request.headers.get("ResourceType", "")
+    resource_id = request.headers.get("ResourceID", "")
+    parsed: Any = None
+    envelope: v1.Envelope | None = None
+    user: User | None = None
+    http_status, outcome = 200, "ok"
+    try:
+        try:
+            parsed = _parse_json(body)
+            envelope = v1.Envelope.parse(parsed)
+        except ApiError as bad_body:
+            envelope_error: ApiError | None = bad_body
+        else:
+            envelope_error = None
+        user = authenticate_v1(store, request.headers, body)
+        if envelope_error is not None:
+            http_status = 400  # the body is not an envelope at all: a transport-level bad request
+            raise envelope_error
+        assert envelope is not None
+        result = v1.dispatch(
+            store,
+            user,
+            user_endpoint=user_endpoint,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            envelope=envelope,
+        )
+        answer: Any = {"status": 200, "response": result}
+    except ApiError as error:
+        outcome, answer = error.code, _v1_error(error)
+    except Exception:
+        log.exception("sandbox v1 handler failed")
+        http_status, outcome, answer = 500, "UNKNOWN_ERROR", {"status": 500, "response": ["UNKNOWN_ERROR"]}
+    finally:
+        store.flush()
+    request.app[REQUEST_LOG].record(
+        LoggedCall(
+            api="v1",
+            method=request.method,
+            path=request.path,
+            query_type=envelope.query_type if envelope else None,
+            query_method=envelope.query_method if envelope else None,
+            resource_id=resource_id or None,
+            resource_type=resource_type or None,
+            user=user.email if user else None,
+            status=http_status,
+            outcome=outcome,
+        )
+    )
+    return web.json_response(answer, status=http_status)
+
+
+async def v1_user(request: web.Request) -> web.Response:
+    return await _handle_v1(request, user_endpoint=True)
+
+
+async def v1_resource(request: web.Request) -> web.Response:
+    return await _handle_v1(request, user_endpoint=False)
+
+
+async def v2_any(request: web.Request) -> web.StreamResponse:
+    store, body = request.app[STORE], await request.read()
+    path = request.match_info["tail"].rstrip("/")
+    user: User | None = None
+    outcome = "ok"
+    response: web.StreamResponse
+    try:
+        # The signature covers the request target exactly as sent (`+` for spaces, original order).
+        user = authenticate_v2(store, request.method, request.raw_path, request.headers, body)
+        route, params = v2.resolve(request.method, path)
+        call = v2.V2Call(
+            store=store,
+            user=user,
+            params=params,
+            query=request.query,
+            query_lists={k: request.query.getall(k) for k in request.query},
+            body=_parse_json(body) if body else None,
+        )
+        result = route.handler(call)
+        response = web.Response(status=204) if isinstance(result, v2.NoContent) else web.json_response(result)
+    except ApiError as error:
+        outcome = error.code
+        response = web.json_response({"message": error.message}, status=error.http_status)
+    except Exception:
+        log.exception("sandbox v2 handler failed")
+        outcome = "UNKNOWN_ERROR"
+        response = web.json_response({"message": "internal sandbox error"}, status=500)
+    finally:
+        store.flush()
+    resource_type, resource_id = v2.route_params(request.method, path)
+    request.app[REQUEST_LOG].record(
+        LoggedCall(
+            api="v2",
+            method=request.method,
+            path=request.path,
+            query_type=None,
+            query_method=None,
+            resource_id=resource_id,
+            resource_type=resource_type,
+            user=user.email if user else None,
+            status=response.status,
+            outcome=outcome,
+        )
+    )
+    return response
+
+
+def create_app(state_path: Path | None = None) -> web.Application:
+    """The sandbox application; state is loaded from and saved to `state_path` when given."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[STORE] = Store(state_path)
+    app[REQUEST_LOG] = RequestLog()
+    app.router.add_post("/public", v1_resource)
+    app.router.add_post("/public/user", v1_user)
+    app.router.add_route("*", "/v2/public/{tail:.*}", v2_any)
+    control.add_routes(app)
+    return app
+
+
+async def serve(host: str, port: int, state_path: Path | None) -> None:
+    """Serve until SIGINT or SIGTERM, then close connections cleanly."""
+    runner = web.AppRunner(create_app(state_path), handle_signals=False)
+    await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        log.info("Encord sandbox listening on http://%s:%d", host, port)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
