@@ -5,7 +5,10 @@ No label carries a resource id, a user or a secret: only services, methods, code
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+
+# grpc-prometheus exports no `*_created` series; dashboards written for it expect none.
+disable_created_metrics()
 
 # Buckets span a sub-millisecond cache hit up to a slow upstream call.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
