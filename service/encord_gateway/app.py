@@ -49,7 +49,13 @@ class Gateway:
     async def start(self) -> Endpoints:
         s = self.settings
         await self.upstream.start()
-        grpc_port = self._grpc.add_insecure_port(f"{s.host}:{s.grpc_port}")
+        address = f"{s.host}:{s.grpc_port}"
+        try:
+            grpc_port = self._grpc.add_insecure_port(address)
+        except RuntimeError:  # grpcio reports a failed bind as RuntimeError; callers expect OSError
+            grpc_port = 0
+        if grpc_port == 0:
+            raise OSError(f"cannot listen for gRPC on {address}: the address is in use or not available")
         await self._grpc.start()
         rest_port = await self._serve(rest.build_app(self.specs, self.chain), s.rest_port)
         metrics_port = await self._serve(self._metrics_app(), s.metrics_port)

@@ -84,9 +84,19 @@ async def _read_body(spec: OperationSpec, request: web.Request) -> dict[str, Any
 def _parse(spec: OperationSpec, fields: dict[str, Any]) -> message.Message:
     try:
         return json_format.ParseDict(fields, spec.request_class())
-    except json_format.ParseError as exc:
-        # ParseError names the field path ("Failed to parse title field: ..."); pass it on.
-        raise invalid_argument([("(body)", str(exc))]) from None
+    except json_format.ParseError:
+        pass
+    # Only on the error path: parse member by member so that each violation names its own field.
+    violations = []
+    for name, value in fields.items():
+        try:
+            json_format.ParseDict({name: value}, spec.request_class())
+        except json_format.ParseError as exc:
+            reason = (
+                "is not a field of " + spec.request_class.DESCRIPTOR.name if "no field named" in str(exc) else str(exc)
+            )
+            violations.append((name, reason))
+    raise invalid_argument(violations or [("(request)", "cannot be read as " + spec.request_class.DESCRIPTOR.name)])
 
 
 def _route(spec: OperationSpec, chain: CallChain) -> web.RouteDef:
