@@ -177,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--state", type=Path, help="JSON file that keeps the sandbox's state across restarts")
 
     vault_commands.register(commands)
+    vault_commands.register_audit(commands)
     access_commands.register(commands)
     return parser
 

@@ -293,20 +293,34 @@ def test_refuses_to_open_with_a_readable_file_and_names_it(vault_dir: Path, name
     assert f"chmod 600 {path}" in str(caught.value)
 
 
-def test_sealed_without_its_key_file(vault_dir: Path) -> None:
+def test_sealed_until_kek_key_file_restored(vault_dir: Path) -> None:
     with Vault.open(vault_dir) as vault:
-        vault.generate_org_key("acme")
+        info = vault.generate_org_key("acme")
+    key_bytes = (vault_dir / "vault.key").read_bytes()
     (vault_dir / "vault.key").unlink()
-    with pytest.raises(SealedError, match=r"vault\.key"):
-        Vault.open(vault_dir)
-    assert not (vault_dir / "vault.key").exists()  # a new key could never unseal it
+    with Vault.open(vault_dir) as vault:
+        assert vault.status().sealed
+        assert not (vault_dir / "vault.key").exists()  # a new key could never unseal it
+        with pytest.raises(SealedError, match=r"vault\.key") as caught:
+            vault.signer_for_org("acme")
+        assert "restored" in str(caught.value)
+        assert vault.list_org_keys() == [info]  # metadata stays readable while sealed
+        assert not vault.try_unseal()
+        (vault_dir / "vault.key").write_bytes(key_bytes)
+        (vault_dir / "vault.key").chmod(0o600)
+        assert vault.try_unseal()
+        assert not vault.status().sealed
+        assert vault.signer_for_org("acme").public_key_hex == info.public_key_hex
 
 
 def test_sealed_with_the_wrong_key_file(vault_dir: Path) -> None:
     Vault.open(vault_dir).close()
     (vault_dir / "vault.key").write_bytes(os.urandom(32))
-    with pytest.raises(SealedError, match="does not unseal"):
-        Vault.open(vault_dir)
+    with Vault.open(vault_dir) as vault:
+        assert vault.status().sealed
+        assert "does not unseal" in vault.status().seal_reason
+        with pytest.raises(SealedError, match="does not unseal"):
+            vault.generate_org_key("acme")
 
 
 # --- CLI -------------------------------------------------------------------------------------------

@@ -1,31 +1,59 @@
-"""The credential vault: organisation keys encrypted at rest, handed out only as signers."""
+"""The credential vault: organisation keys and resource API keys encrypted at rest, handed out only as signers."""
 
-from encord_gateway.vault.credentials import OrgKeyInfo, Vault, key_is_encrypted
+from encord_gateway.vault.config import VaultConfig
+from encord_gateway.vault.credentials import (
+    RESOURCE_SCOPES,
+    ApiKeyCredential,
+    CredentialInfo,
+    CredentialPage,
+    OrgKeyInfo,
+    RewrapResult,
+    Vault,
+    VaultStatus,
+    key_is_encrypted,
+)
 from encord_gateway.vault.errors import (
+    AuditError,
+    BackendUnavailableError,
     BarrierError,
     CredentialCorruptError,
     CredentialExistsError,
     CredentialNotFoundError,
+    CredentialStateError,
     InsecureFileError,
+    InvalidArgumentError,
     InvalidKeyError,
     InvalidNameError,
+    InvalidScopeError,
     SealedError,
     StoreConflictError,
     VaultError,
 )
 
 __all__ = [
+    "RESOURCE_SCOPES",
+    "ApiKeyCredential",
+    "AuditError",
+    "BackendUnavailableError",
     "BarrierError",
     "CredentialCorruptError",
     "CredentialExistsError",
+    "CredentialInfo",
     "CredentialNotFoundError",
+    "CredentialPage",
+    "CredentialStateError",
     "InsecureFileError",
+    "InvalidArgumentError",
     "InvalidKeyError",
     "InvalidNameError",
+    "InvalidScopeError",
     "OrgKeyInfo",
+    "RewrapResult",
     "SealedError",
     "StoreConflictError",
     "Vault",
+    "VaultConfig",
     "VaultError",
+    "VaultStatus",
     "key_is_encrypted",
 ]

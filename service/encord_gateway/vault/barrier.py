@@ -149,27 +149,53 @@ class Keyring:
         return f"Keyring(active_term={self._active}, terms={sorted(self._terms)})"
 
 
+DEFAULT_ROTATE_AFTER = 2**20
+"""Encryptions under one term before the vault rotates on its own: 2^20 is four thousand times below
+the 2^32 random-nonce limit, so even a counter that loses a whole reservation block per restart
+(see `USAGE_RESERVATION`) stays far from it, while a busy vault still rotates only rarely."""
+
+USAGE_RESERVATION = 1024
+"""Encryptions reserved per durable counter write. The counter is persisted *before* the encryptions
+it covers, so a crash can only overcount (by at most one block), never undercount; and a write per
+block instead of per encryption keeps the counter off the hot path."""
+
+
 class Barrier:
     """Encrypts and decrypts record values; sealed (unusable) until it holds a keyring.
 
     `persist` is called with a changed keyring *before* the change takes effect, so a value is never
-    encrypted under a term that storage could lose.
+    encrypted under a term that storage could lose. `reserve(term, count)` durably records that up
+    to `count` encryptions may have happened under `term`; it is called before those encryptions.
     """
 
-    def __init__(self, keyring: Keyring | None = None, *, persist: Callable[[Keyring], None] | None = None) -> None:
+    def __init__(
+        self,
+        keyring: Keyring | None = None,
+        *,
+        persist: Callable[[Keyring], None] | None = None,
+        reserve: Callable[[int, int], None] | None = None,
+        encryptions: int = 0,
+    ) -> None:
         self._keyring = keyring
         self._persist = persist
+        self._reserve = reserve
         self._ciphers: dict[int, AESGCM] = {}
         self._lock = threading.Lock()
+        # What storage has been told may have happened (`_reserved`) and what has (`_encryptions`).
+        self._encryptions = encryptions
+        self._reserved = encryptions
 
     @property
     def sealed(self) -> bool:
         return self._keyring is None
 
-    def unseal(self, keyring: Keyring) -> None:
+    def unseal(self, keyring: Keyring, *, encryptions: int = 0) -> None:
+        """Use `keyring`; `encryptions` is the persisted count under its active term (an upper bound)."""
         with self._lock:
             self._keyring = keyring
             self._ciphers = {}
+            self._encryptions = encryptions
+            self._reserved = encryptions
 
     def seal(self) -> None:
         """Forget the keyring (the keys linger in Python memory until collected; nothing more is promised)."""
@@ -188,18 +214,31 @@ class Barrier:
     def active_term(self) -> int:
         return self.keyring.active_term
 
+    @property
+    def encryptions(self) -> int:
+        """Encryptions under the active term so far (including any counted before a restart)."""
+        return self._encryptions
+
     def rotate(self) -> int:
         """Add a term and make it active; returns its number. Older values keep decrypting."""
         with self._lock:
-            rotated = self.keyring.with_new_term()
-            if self._persist is not None:
-                self._persist(rotated)
-            self._keyring = rotated
-            return rotated.active_term
+            return self._install(self.keyring.with_new_term())
+
+    def _install(self, rotated: Keyring) -> int:
+        if self._persist is not None:
+            self._persist(rotated)
+        self._keyring = rotated
+        self._encryptions = self._reserved = 0
+        return rotated.active_term
 
     def encrypt(self, identity: RecordIdentity, plaintext: bytes) -> bytes:
-        keyring = self.keyring
-        term = keyring.active_term
+        with self._lock:
+            keyring = self.keyring
+            term = keyring.active_term
+            if self._encryptions >= self._reserved and self._reserve is not None:
+                self._reserve(term, self._encryptions + USAGE_RESERVATION)
+                self._reserved = self._encryptions + USAGE_RESERVATION
+            self._encryptions += 1
         nonce = os.urandom(NONCE_SIZE)
         header = struct.pack(">IB", term, FORMAT_VERSION) + nonce
         return header + self._cipher(keyring, term).encrypt(nonce, plaintext, identity.associated_data())

@@ -1,4 +1,4 @@
-"""`encord-gateway vault ...`: register and list organisation keys from the command line."""
+"""`encord-gateway vault ...` and `encord-gateway audit ...`: the vault's administration from the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeAlias
 
-from encord_gateway.vault.credentials import Vault, key_is_encrypted
+from encord_gateway.vault import audit
+from encord_gateway.vault.credentials import RESOURCE_SCOPES, Vault, key_is_encrypted
 from encord_gateway.vault.errors import VaultError
 
 DATA_DIR_ENV = "ENCORD_GATEWAY_DATA_DIR"
@@ -39,7 +40,7 @@ Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def register(subparsers: Subparsers) -> None:
-    """Add `vault add-org-key` and `vault list`; each sets `func(args) -> exit code`."""
+    """Add the `vault` commands; each sets `func(args) -> exit code`."""
     vault = subparsers.add_parser("vault", help="manage the credential vault")
     commands = vault.add_subparsers(dest="vault_command", metavar="COMMAND", required=True)
 
@@ -59,6 +60,65 @@ def register(subparsers: Subparsers) -> None:
     listing = commands.add_parser("list", help="list stored organisation keys (metadata only)")
     _vault_dir_argument(listing)
     listing.set_defaults(func=_list)
+
+    status = commands.add_parser("status", help="seal state, backend, key terms and encryption count")
+    _vault_dir_argument(status)
+    status.set_defaults(func=_status)
+
+    rotate = commands.add_parser("rotate", help="add a new barrier key term; new writes use it")
+    _vault_dir_argument(rotate)
+    rotate.set_defaults(func=_rotate)
+
+    rewrap = commands.add_parser("rewrap", help="re-encrypt every record under the active key term")
+    _vault_dir_argument(rewrap)
+    rewrap.set_defaults(func=_rewrap)
+
+    credentials = commands.add_parser("list-credentials", help="list SSH keys and API keys (metadata only)")
+    credentials.add_argument("--org", default=None, help="only this organisation")
+    credentials.add_argument("--page-size", type=int, default=100, help="records fetched per page")
+    _vault_dir_argument(credentials)
+    credentials.set_defaults(func=_list_credentials)
+
+    revoke = commands.add_parser("revoke", help="revoke a credential by id (its secret is destroyed)")
+    revoke.add_argument("credential_id", metavar="ID")
+    _vault_dir_argument(revoke)
+    revoke.set_defaults(func=_revoke)
+
+    scopes = "; ".join(f"{kind}: {', '.join(names)}" for kind, names in RESOURCE_SCOPES.items())
+    api_key = commands.add_parser(
+        "add-api-key",
+        help="store a project or dataset API key with its scopes",
+        description=(
+            "Store a resource API key. The key is read from --key-file, or from standard input when the "
+            f"file is '-' or omitted; never from the command line. Scopes: {scopes}."
+        ),
+    )
+    api_key.add_argument("--org", required=True, help="organisation name")
+    api_key.add_argument("--resource-type", required=True, choices=sorted(RESOURCE_SCOPES))
+    api_key.add_argument("--resource", required=True, help="project or dataset hash")
+    api_key.add_argument("--scopes", required=True, help="comma-separated scopes, e.g. label.read,label.write")
+    api_key.add_argument("--key-file", default="-", help="file holding the key (default: standard input)")
+    _vault_dir_argument(api_key)
+    api_key.set_defaults(func=_add_api_key)
+
+
+def register_audit(subparsers: Subparsers) -> None:
+    """Add `audit verify [PATH]` and `audit hash VALUE`; each sets `func(args) -> exit code`."""
+    group = subparsers.add_parser("audit", help="check and search the audit log")
+    commands = group.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    verify = commands.add_parser("verify", help="check the audit log's hash chain")
+    verify.add_argument(
+        "path",
+        nargs="?",
+        type=Path,
+        default=None,
+        help=f"audit log (default: ${audit.ENV_AUDIT_FILE}, or <data dir>/audit/audit.log)",
+    )
+    verify.set_defaults(func=_audit_verify)
+    hashing = commands.add_parser("hash", help="the HMAC of a value as it appears in the audit log")
+    hashing.add_argument("value")
+    hashing.add_argument("--audit-file", type=Path, default=None, help="audit log whose salt to use")
+    hashing.set_defaults(func=_audit_hash)
 
 
 def _vault_dir_argument(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +190,135 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    try:
+        with Vault.open(vault_dir(args.vault_dir)) as vault:
+            status = vault.status()
+    except (VaultError, sqlite3.Error, OSError) as exc:
+        return fail(str(exc))
+    print(f"sealed:        {'yes' if status.sealed else 'no'}")
+    if status.sealed:
+        print(f"seal reason:   {status.seal_reason}")
+    print(f"backend:       {status.backend} ({status.backend_location})")
+    print(f"kek:           {status.kek}")
+    print(f"terms:         {status.terms}")
+    print(f"active term:   {status.active_term}")
+    print(f"encryptions:   {status.encryptions_under_active_term} (rotates after {status.rotate_after})")
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    try:
+        with Vault.open(vault_dir(args.vault_dir)) as vault:
+            term = vault.rotate_key()
+    except (VaultError, sqlite3.Error, OSError) as exc:
+        return fail(str(exc))
+    print(f"active term: {term}")
+    print("Older records still decrypt; run `vault rewrap` to re-encrypt them under it.", file=sys.stderr)
+    return 0
+
+
+def _rewrap(args: argparse.Namespace) -> int:
+    try:
+        with Vault.open(vault_dir(args.vault_dir)) as vault:
+            result = vault.rewrap()
+            term = vault.key_term
+    except (VaultError, sqlite3.Error, OSError) as exc:
+        return fail(str(exc))
+    print(f"rewrapped {result.rewrapped} records under term {term}; {result.current} were already current")
+    if result.failed:
+        return fail(f"{len(result.failed)} records failed their integrity check: {', '.join(result.failed)}")
+    return 0
+
+
+def _list_credentials(args: argparse.Namespace) -> int:
+    try:
+        with Vault.open(vault_dir(args.vault_dir)) as vault:
+            page = vault.list_credentials(args.org, page_size=args.page_size)
+            credentials = list(page.credentials)
+            while page.next_page_token:
+                page = vault.list_credentials(args.org, page_size=args.page_size, page_token=page.next_page_token)
+                credentials.extend(page.credentials)
+    except (VaultError, sqlite3.Error, OSError) as exc:
+        return fail(str(exc))
+    if not credentials:
+        print("no credentials in the vault", file=sys.stderr)
+        return 0
+    print("ORGANISATION\tCREDENTIAL\tKIND\tSTATE\tCREATED\tLAST USED\tDETAIL")
+    for info in credentials:
+        created = info.created_at.isoformat(timespec="seconds")
+        used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "-"
+        if info.resource_type:
+            detail = f"{info.resource_type}/{info.resource_hash} scopes={','.join(info.scopes)}"
+        else:
+            detail = f"{info.fingerprint} {info.public_key_hex}"
+        print(f"{info.organisation}\t{info.credential_id}\t{info.kind}\t{info.state}\t{created}\t{used}\t{detail}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    try:
+        with Vault.open(vault_dir(args.vault_dir)) as vault:
+            info = vault.revoke_credential(args.credential_id)
+    except (VaultError, sqlite3.Error, OSError) as exc:
+        return fail(str(exc))
+    print(f"{info.credential_id}: {info.state}")
+    return 0
+
+
+def _read_api_key(key_file: str) -> str:
+    if key_file == "-":
+        if sys.stdin.isatty():
+            return getpass.getpass("API key: ").strip()
+        return sys.stdin.read().strip()
+    try:
+        return Path(key_file).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise VaultError(f"cannot read key file {key_file}: {reason}") from None
+
+
+def _add_api_key(args: argparse.Namespace) -> int:
+    scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
+    try:
+        key = _read_api_key(args.key_file)
+        with Vault.open(vault_dir(args.vault_dir)) as vault:
+            info = vault.register_resource_api_key(args.org, args.resource_type, args.resource, key, scopes)
+    except (VaultError, sqlite3.Error, OSError) as exc:
+        return fail(str(exc))
+    print(f"organisation: {info.organisation}")
+    print(f"credential:   {info.credential_id}")
+    print(f"resource:     {info.resource_type}/{info.resource_hash}")
+    print(f"scopes:       {', '.join(info.scopes)}")
+    return 0
+
+
+def _audit_path(explicit: Path | None) -> Path:
+    return explicit if explicit is not None else audit.AuditConfig.from_env(data_dir()).path
+
+
+def _audit_verify(args: argparse.Namespace) -> int:
+    path = _audit_path(args.path)
+    try:
+        ok, bad_line = audit.verify(path)
+    except (VaultError, OSError) as exc:
+        return fail(f"cannot verify {path}: {exc}")
+    if not ok:
+        return fail(f"{path}: the hash chain breaks at line {bad_line} (edited, removed, reordered or torn entry)")
+    print(f"{path}: chain intact")
+    return 0
+
+
+def _audit_hash(args: argparse.Namespace) -> int:
+    path = _audit_path(args.audit_file)
+    try:
+        salt = audit.load_salt(path)
+    except (VaultError, OSError) as exc:
+        return fail(str(exc))
+    print(audit.hash_identifier(salt, args.value))
+    return 0
+
+
 def run(register_commands: Sequence[Callable[[Subparsers], None]], argv: Sequence[str] | None, prog: str) -> int:
     """A minimal `main` around `register` functions, for `python -m` use before the full CLI exists."""
     parser = argparse.ArgumentParser(prog=prog)
@@ -142,7 +331,7 @@ def run(register_commands: Sequence[Callable[[Subparsers], None]], argv: Sequenc
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run([register], argv, "encord-gateway")
+    return run([register, register_audit], argv, "encord-gateway")
 
 
 if __name__ == "__main__":

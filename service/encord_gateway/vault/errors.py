@@ -43,3 +43,23 @@ class StoreConflictError(VaultError):
 
 class InvalidNameError(VaultError, ValueError):
     """An organisation (or other) name is empty, too long, or holds control characters."""
+
+
+class BackendUnavailableError(VaultError):
+    """The storage backend (or OpenBao) cannot be reached or refused the request; retry later."""
+
+
+class InvalidScopeError(VaultError, ValueError):
+    """A resource API key's type or scopes are not among those Encord defines (wire document §6.4)."""
+
+
+class CredentialStateError(VaultError):
+    """The credential is not in a state that allows this (revoked, or no rotation in progress)."""
+
+
+class AuditError(VaultError):
+    """An audit entry could not be written in time (raised only in the "block" failure mode)."""
+
+
+class InvalidArgumentError(VaultError, ValueError):
+    """A request argument is out of range or malformed (a page size, a page token)."""

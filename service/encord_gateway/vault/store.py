@@ -16,7 +16,8 @@ from encord_gateway.vault.barrier import RecordIdentity
 from encord_gateway.vault.errors import StoreConflictError, VaultError
 from encord_gateway.vault.files import check_private_file, ensure_private_file
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: keyring and records; 2: adds `meta` (clear-text vault state such as the encryption counter)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,22 @@ class StoredRecord:
 
 
 class Backend(Protocol):
-    """What the vault needs from storage. Issue 3's OpenBao KV v2 backend implements the same."""
+    """What the vault needs from storage; SQLite and OpenBao KV v2 implement it, one contract suite
+    (tests/integration/test_vault_backends.py) holds both to it.
+
+    Record versions are the vault's: a record's version is part of its associated data, and every
+    rewrite of a record stores version n + 1 with `cas=n`.
+    """
+
+    @property
+    def name(self) -> str:
+        """Short backend name for status output ("sqlite", "openbao-kv")."""
+        ...
+
+    @property
+    def description(self) -> str:
+        """Where the data lives (a path or a URL and mount), never a credential."""
+        ...
 
     def get_keyring(self) -> bytes | None:
         """The KEK-wrapped keyring, or None before the vault is initialised."""
@@ -46,8 +62,20 @@ class Backend(Protocol):
         """Store the first keyring unless one exists; return whichever is stored (first opener wins)."""
         ...
 
-    def put_keyring(self, wrapped: bytes) -> None:
-        """Replace the keyring (after rotation); durable before it returns."""
+    def put_keyring(self, wrapped: bytes, *, previous: bytes | None = None) -> None:
+        """Replace the keyring (after rotation); durable before it returns.
+
+        With `previous`, only if the stored keyring is still exactly those bytes (else
+        `StoreConflictError`): two rotators must never both install "term n + 1" with different keys.
+        """
+        ...
+
+    def get_meta(self, name: str) -> str | None:
+        """A clear-text vault state value (never secret), or None."""
+        ...
+
+    def put_meta(self, name: str, value: str) -> None:
+        """Store a clear-text vault state value durably."""
         ...
 
     def get_record(self, kind: str, organisation: str, id: str) -> StoredRecord | None: ...
@@ -141,6 +169,7 @@ class SQLiteStore:
                 " PRIMARY KEY (kind, organisation, id))"
             )
             conn.execute("CREATE INDEX IF NOT EXISTS records_by_organisation ON records (organisation, kind)")
+            conn.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @contextmanager
@@ -161,12 +190,36 @@ class SQLiteStore:
             )
             return bytes(conn.execute("SELECT wrapped FROM keyring WHERE id = 1").fetchone()[0])
 
-    def put_keyring(self, wrapped: bytes) -> None:
+    @property
+    def name(self) -> str:
+        return "sqlite"
+
+    @property
+    def description(self) -> str:
+        return f"SQLite {self.path}"
+
+    def put_keyring(self, wrapped: bytes, *, previous: bytes | None = None) -> None:
         with self._write() as conn:
+            if previous is not None:
+                row = conn.execute("SELECT wrapped FROM keyring WHERE id = 1").fetchone()
+                if row is None or bytes(row[0]) != previous:
+                    raise StoreConflictError("the keyring changed since it was read (rotated elsewhere?)")
             conn.execute(
                 "INSERT INTO keyring (id, wrapped, updated_at) VALUES (1, ?, ?) ON CONFLICT (id)"
                 " DO UPDATE SET wrapped = excluded.wrapped, updated_at = excluded.updated_at",
                 (wrapped, datetime.now(UTC).isoformat()),
+            )
+
+    def get_meta(self, name: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_meta(self, name: str, value: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
             )
 
     def get_record(self, kind: str, organisation: str, id: str) -> StoredRecord | None:
@@ -179,6 +232,7 @@ class SQLiteStore:
         return None if row is None else _record(row)
 
     def put_record(self, record: StoredRecord, *, cas: int | None = None) -> None:
+        check_cas_version(record, cas)
         with self._write() as conn:
             if cas is not None:
                 row = conn.execute(
@@ -229,6 +283,12 @@ class SQLiteStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def check_cas_version(record: StoredRecord, cas: int | None) -> None:
+    """A conditional write must store the next version: the version is bound into the ciphertext."""
+    if cas is not None and record.version != cas + 1:
+        raise ValueError(f"a write conditional on version {cas} must store version {cas + 1}, not {record.version}")
 
 
 def _record(row: tuple[Any, ...]) -> StoredRecord:
