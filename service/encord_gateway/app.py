@@ -1,21 +1,28 @@
-"""Assembles one gateway: upstream client, vault-backed credentials, cache, engine, and the three listeners."""
+"""Assembles one gateway: vault-backed credentials, access control, cache, engine, admin API, listeners."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from aiohttp import web
 
+from .access.limits import CallerLimiter
+from .access.tokens import TokenStore
+from .admin.handlers import AdminService
 from .cache.memory import ResponseCache
 from .config import Settings
-from .edge import grpc_server, rest
-from .edge.chain import Authenticator, CallChain
+from .edge import grpc_server, rest, tls
+from .edge.chain import AuditSink, CallChain
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
 from .telemetry.metrics import Metrics
 from .upstream.client import UpstreamClient
-from .upstream.credentials import CredentialResolver, SignerSource
+from .upstream.credentials import CredentialResolver
+from .vault.credentials import Vault
 
 log = logging.getLogger(__name__)
 
@@ -33,44 +40,89 @@ class Gateway:
     """A running gateway; `start()` binds the ports (failing loudly if taken), `stop()` drains them."""
 
     def __init__(
-        self, settings: Settings, upstream_url: str, vault: SignerSource, authenticator: Authenticator
+        self,
+        settings: Settings,
+        upstream_url: str,
+        vault: Vault,
+        tokens: TokenStore,
+        audit: AuditSink | None = None,
+        audit_path: Path | None = None,
     ) -> None:
         self.settings = settings
+        self.vault = vault
         self.metrics = Metrics()
         self.specs: dict[str, OperationSpec] = load_catalog()
         self.upstream = UpstreamClient(upstream_url, self.metrics)
         self.cache = ResponseCache(settings.cache_max_entries)
-        self.engine = Engine(self.upstream, CredentialResolver(vault), self.cache, self.metrics)
-        self.chain = CallChain(self.engine, authenticator, self.metrics, settings.default_timeout)
-        self._grpc, self._health = grpc_server.build_server(self.specs, self.chain)
+        self.resolver = CredentialResolver(vault)
+        self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics)
+        admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit_path, self.resolver.forget)
+        self.chain = CallChain(
+            self.engine,
+            tokens,
+            CallerLimiter(),
+            self.metrics,
+            settings.default_timeout,
+            admin.handlers(self.specs),
+            audit,
+        )
+        self.engine.observer = self.chain.credential_used
+        self._grpc, self._health = grpc_server.build_server(self.specs, self.chain, secure=settings.tls)
         self._runners: list[web.AppRunner] = []
-        self.ready = False
+        self._unsealer: asyncio.Task[None] | None = None
+        self.started = False
+
+    @property
+    def ready(self) -> bool:
+        """Serving and able to use credentials: a sealed vault makes the gateway not ready."""
+        return self.started and not self.vault.sealed
 
     async def start(self) -> Endpoints:
         s = self.settings
         await self.upstream.start()
         address = f"{s.host}:{s.grpc_port}"
         try:
-            grpc_port = self._grpc.add_insecure_port(address)
+            if s.tls:
+                grpc_port = self._grpc.add_secure_port(address, tls.grpc_credentials(s))
+            else:
+                grpc_port = self._grpc.add_insecure_port(address)
         except RuntimeError:  # grpcio reports a failed bind as RuntimeError; callers expect OSError
             grpc_port = 0
         if grpc_port == 0:
             raise OSError(f"cannot listen for gRPC on {address}: the address is in use or not available")
         await self._grpc.start()
-        rest_port = await self._serve(rest.build_app(self.specs, self.chain), s.rest_port)
-        metrics_port = await self._serve(self._metrics_app(), s.metrics_port)
-        await grpc_server.mark_serving(self._health, self.specs)
-        self.ready = True
+        ssl_context = tls.rest_ssl_context(s) if s.tls else None
+        rest_port = await self._serve(rest.build_app(self.specs, self.chain), s.rest_port, ssl_context)
+        metrics_port = await self._serve(self._metrics_app(), s.metrics_port, None)
+        self.started = True
+        await self._health_changed()
+        self._unsealer = asyncio.create_task(self._keep_unsealing())
+        scheme = "https" if s.tls else "http"
         return Endpoints(
             grpc=f"{s.host}:{grpc_port}",
-            rest=f"http://{s.host}:{rest_port}",
+            rest=f"{scheme}://{s.host}:{rest_port}",
             metrics=f"http://{s.host}:{metrics_port}/metrics",
         )
 
-    async def _serve(self, app: web.Application, port: int) -> int:
+    async def _health_changed(self) -> None:
+        self.metrics.vault_sealed.set(1 if self.vault.sealed else 0)
+        await grpc_server.set_serving(self._health, self.specs, self.ready)
+
+    async def _keep_unsealing(self) -> None:
+        """While sealed, retry the key-encryption key now and then; report readiness when it comes."""
+        while True:
+            if self.vault.sealed:
+                unsealed = await asyncio.to_thread(self.vault.try_unseal)
+                if unsealed:
+                    log.info("credential vault unsealed")
+                    self.resolver.forget()
+                    await self._health_changed()
+            await asyncio.sleep(self.settings.unseal_interval)
+
+    async def _serve(self, app: web.Application, port: int, ssl_context: object) -> int:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, port, reuse_port=False)
+        site = web.TCPSite(runner, self.settings.host, port, reuse_port=False, ssl_context=ssl_context)  # type: ignore[arg-type]
         await site.start()
         self._runners.append(runner)
         server = site._server  # aiohttp exposes the bound socket only here; needed for port 0
@@ -86,14 +138,22 @@ class Gateway:
             return web.json_response({"status": "ok"})
 
         async def readyz(_: web.Request) -> web.Response:
-            return web.json_response({"ready": self.ready}, status=200 if self.ready else 503)
+            sealed = self.vault.sealed
+            body: dict[str, object] = {"ready": self.ready, "vault_sealed": sealed}
+            if sealed:
+                body["seal_reason"] = self.vault.status().seal_reason
+            return web.json_response(body, status=200 if self.ready else 503)
 
         app = web.Application()
         app.add_routes([web.get("/metrics", metrics), web.get("/healthz", healthz), web.get("/readyz", readyz)])
         return app
 
     async def stop(self) -> None:
-        self.ready = False
+        self.started = False
+        if self._unsealer is not None:
+            self._unsealer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._unsealer
         await grpc_server.mark_not_serving(self._health)
         await self._grpc.stop(SHUTDOWN_GRACE_SECONDS)
         for runner in reversed(self._runners):

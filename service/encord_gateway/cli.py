@@ -8,24 +8,32 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
 from .access import commands as access_commands
+from .access.errors import AccessError
+from .access.policy import parse_policy
 from .access.tokens import TokenStore
 from .app import Endpoints, Gateway
 from .config import Settings
 from .vault import Vault, VaultError
 from .vault import commands as vault_commands
+from .vault.audit import AuditConfig, AuditLog
 
 log = logging.getLogger("encord_gateway")
 
 DEMO_ORGANISATION = "demo"
 DEMO_CALLER = "demo-caller"
+DEMO_ADMIN = "demo-admin"
 DEMO_USER_EMAIL = "demo@encord-gateway.local"
+# The demo caller is an ordinary caller: read and write on the demo organisation's resources, no admin.
+DEMO_CALLER_POLICY = {"grants": [{"organisation": DEMO_ORGANISATION, "resources": ["*"], "rights": ["read", "write"]}]}
+# The demo admin may administer credentials and callers, and cannot read or write any data.
+DEMO_ADMIN_POLICY = {"grants": [{"organisation": "*", "resources": ["*"], "rights": ["admin"]}]}
 
 
 async def _wait_for_signal() -> None:
@@ -63,7 +71,7 @@ async def _register_with_sandbox(sandbox_url: str, public_key_hex: str) -> None:
             raise SystemExit(f"sandbox refused the demo key: HTTP {response.status} {await response.text()}")
 
 
-def _banner(endpoints: Endpoints, sandbox_url: str, token: str) -> str:
+def _banner(endpoints: Endpoints, sandbox_url: str, token: str, admin_token: str) -> str:
     auth = f"authorization: Bearer {token}"
     return "\n".join(
         [
@@ -74,6 +82,9 @@ def _banner(endpoints: Endpoints, sandbox_url: str, token: str) -> str:
             f"  metrics  {endpoints.metrics}",
             f"  sandbox  {sandbox_url}",
             f"  token    {token}",
+            f"           caller {DEMO_CALLER}: read and write in organisation {DEMO_ORGANISATION!r}",
+            f"  admin    {admin_token}",
+            f"           caller {DEMO_ADMIN}: the admin API only (credentials, callers, audit)",
             "",
             "Try:",
             f"  grpcurl -plaintext {endpoints.grpc} list",
@@ -84,6 +95,7 @@ def _banner(endpoints: Endpoints, sandbox_url: str, token: str) -> str:
             f"  curl -s -H '{auth}' -H 'content-type: application/json' \\",
             f'      -d \'{{"title": "Street scenes"}}\' {endpoints.rest}/v1/datasets',
             f"  curl -s -H '{auth}' '{endpoints.rest}/v1/projects?title_like=%25first%25'",
+            f"  curl -s -H 'authorization: Bearer {admin_token}' {endpoints.rest}/admin/v1/vault/status",
             f"  curl -s {endpoints.metrics}",
             "",
         ]
@@ -93,34 +105,61 @@ def _banner(endpoints: Endpoints, sandbox_url: str, token: str) -> str:
 async def run_demo(settings: Settings) -> None:
     """`make run`: sandbox + gateway in one process, a demo organisation, its key, and a caller token."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    vault, tokens, audit, audit_config = _open_state(settings)
     sandbox_runner, sandbox_url = await _start_sandbox(settings)
-    vault = Vault.open(settings.data_dir / "vault")
-    tokens = TokenStore.open(settings.data_dir / "access")
     gateway = None
     try:
         if DEMO_ORGANISATION not in vault.organisations():
             vault.generate_org_key(DEMO_ORGANISATION)
         info = next(k for k in vault.list_org_keys() if k.organisation == DEMO_ORGANISATION)
         await _register_with_sandbox(sandbox_url, info.public_key_hex)
-        token = tokens.issue(DEMO_ORGANISATION, DEMO_CALLER, token=settings.demo_token)
-        gateway = Gateway(settings, sandbox_url, vault, tokens)
+        token = _demo_caller(tokens, DEMO_CALLER, DEMO_CALLER_POLICY, settings.demo_token)
+        admin_token = _demo_caller(tokens, DEMO_ADMIN, DEMO_ADMIN_POLICY, settings.demo_admin_token)
+        gateway = Gateway(settings, sandbox_url, vault, tokens, audit, audit_config.path)
         endpoints = await gateway.start()
-        print(_banner(endpoints, sandbox_url, token), flush=True)
+        print(_banner(endpoints, sandbox_url, token, admin_token), flush=True)
         await _wait_for_signal()
         print("stopping...", flush=True)
     finally:
         if gateway is not None:
             await gateway.stop()
         await sandbox_runner.cleanup()
-        tokens.close()
+        _close_state(vault, tokens, audit)
+
+
+def _open_state(settings: Settings) -> tuple[Vault, TokenStore, AuditLog, AuditConfig]:
+    """The vault, the token store and the audit log, all under the data directory (files 0600)."""
+    vault = Vault.open(settings.data_dir / "vault")
+    try:
+        tokens = TokenStore.open(settings.data_dir / "access")
+        audit_config = AuditConfig.from_env(settings.data_dir)
+        audit = AuditLog.from_config(audit_config)
+    except BaseException:
         vault.close()
+        raise
+    return vault, tokens, audit, audit_config
+
+
+def _close_state(vault: Vault, tokens: TokenStore, audit: AuditLog) -> None:
+    audit.close()
+    tokens.close()
+    vault.close()
+
+
+def _demo_caller(tokens: TokenStore, name: str, policy_document: Mapping[str, object], token: str | None) -> str:
+    """Create (or reset) a demo caller with its explicit policy and issue it a token."""
+    policy = parse_policy(policy_document)
+    if tokens.get_caller(name) is None:
+        tokens.create_caller(name, policy)
+    else:
+        tokens.set_policy(name, policy)
+    return tokens.issue(name, token).token
 
 
 async def serve(settings: Settings) -> None:
     """Production mode: the gateway alone, in front of `settings.upstream`."""
-    vault = Vault.open(settings.data_dir / "vault")
-    tokens = TokenStore.open(settings.data_dir / "access")
-    gateway = Gateway(settings, settings.upstream, vault, tokens)
+    vault, tokens, audit, audit_config = _open_state(settings)
+    gateway = Gateway(settings, settings.upstream, vault, tokens, audit, audit_config.path)
     try:
         endpoints = await gateway.start()
         print(
@@ -137,8 +176,7 @@ async def serve(settings: Settings) -> None:
         await _wait_for_signal()
     finally:
         await gateway.stop()
-        tokens.close()
-        vault.close()
+        _close_state(vault, tokens, audit)
 
 
 def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -193,9 +231,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("run", "serve"):
         settings = _apply_flags(Settings.from_env(), args)
+        settings.check()
         try:
             asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
-        except VaultError as exc:
+        except (VaultError, AccessError) as exc:
             print(f"encord-gateway: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:  # most often: a port is already taken

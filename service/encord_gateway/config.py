@@ -20,6 +20,11 @@ def _port(name: str, default: int) -> int:
     return int(raw)
 
 
+def _path(name: str) -> Path | None:
+    value = _env(name, "")
+    return Path(value) if value else None
+
+
 @dataclass
 class Settings:
     """Where the gateway listens, what it calls, and where it keeps its state."""
@@ -44,6 +49,21 @@ class Settings:
     """Bound on cached responses (least recently used are dropped first)."""
     demo_token: str | None = None
     """Fixed value for the demo caller's token in `run` (ENCORD_GATEWAY_DEMO_TOKEN)."""
+    demo_admin_token: str | None = None
+    """Fixed value for the demo admin's token in `run` (ENCORD_GATEWAY_DEMO_ADMIN_TOKEN)."""
+    tls_cert_file: Path | None = None
+    """Server certificate (PEM) for gRPC and REST; unset serves plaintext (ENCORD_GATEWAY_TLS_CERT)."""
+    tls_key_file: Path | None = None
+    """Its private key (PEM) (ENCORD_GATEWAY_TLS_KEY)."""
+    tls_client_ca_file: Path | None = None
+    """CA bundle for client certificates; set, it turns on mutual TLS: every connection must present a
+    certificate it signed, mapped to a caller (ENCORD_GATEWAY_TLS_CLIENT_CA)."""
+    unseal_interval: float = 5.0
+    """Seconds between attempts to unseal a sealed vault (ENCORD_GATEWAY_UNSEAL_INTERVAL)."""
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert_file is not None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -62,4 +82,18 @@ class Settings:
             data_dir=Path(_env("DATA_DIR", ".gateway")),
             default_timeout=default_timeout,
             demo_token=os.environ.get(ENV_PREFIX + "DEMO_TOKEN") or None,
+            demo_admin_token=os.environ.get(ENV_PREFIX + "DEMO_ADMIN_TOKEN") or None,
+            tls_cert_file=_path("TLS_CERT"),
+            tls_key_file=_path("TLS_KEY"),
+            tls_client_ca_file=_path("TLS_CLIENT_CA"),
         )
+
+    def check(self) -> None:
+        """Refuse half a TLS configuration rather than silently serving plaintext."""
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise SystemExit(f"{ENV_PREFIX}TLS_CERT and {ENV_PREFIX}TLS_KEY must be set together")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise SystemExit(f"{ENV_PREFIX}TLS_CLIENT_CA (mutual TLS) needs {ENV_PREFIX}TLS_CERT and TLS_KEY")
+        for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):
+            if path is not None and not path.is_file():
+                raise SystemExit(f"TLS file {path} does not exist")

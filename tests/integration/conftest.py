@@ -195,7 +195,7 @@ def add_organisation(sandbox: Sandbox, directory: Path, data_dir: Path, organisa
     key_file.unlink()  # the vault holds it now
 
     issued = run_cli(
-        "token", "issue", "--org", organisation, "--caller", "integration-tests", "--data-dir", str(data_dir)
+        "token", "issue", "--org", organisation, "--caller", f"svc-{organisation}", "--data-dir", str(data_dir)
     )
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.splitlines()[0].strip()

@@ -10,6 +10,7 @@ from typing import Any, cast
 
 import pytest
 from encord_gateway.access import Caller, TokenStore
+from encord_gateway.access.tokens import organisation_policy
 
 
 @pytest.fixture
@@ -23,23 +24,36 @@ def on_disk(directory: Path) -> bytes:
     return b"".join(path.read_bytes() for path in sorted(directory.iterdir()) if path.is_file())
 
 
+def caller(name: str, organisation: str) -> Caller:
+    return Caller(name, organisation_policy(organisation))
+
+
 def test_issued_token_authenticates_its_caller(store: TokenStore) -> None:
-    token = store.issue("acme", "billing-service")
-    assert token.startswith("egw_")
-    assert len(token) >= 40
-    assert store.authenticate(token) == Caller(name="billing-service", organisation="acme")
+    issued = store.issue("billing-service", organisation="acme")
+    assert issued.token.startswith("egw_")
+    assert len(issued.token) >= 40
+    authenticated = store.authenticate(issued.token)
+    assert authenticated == caller("billing-service", "acme")
+    assert authenticated.organisations == ("acme",)
+
+
+def test_issued_token_is_not_in_its_repr(store: TokenStore) -> None:
+    issued = store.issue("svc", organisation="acme")
+    assert issued.token not in repr(issued)
+    assert issued.token_id in repr(issued)
 
 
 def test_tokens_are_unique_and_tell_callers_apart(store: TokenStore) -> None:
-    first = store.issue("acme", "one")
-    second = store.issue("globex", "two")
-    assert first != second
-    assert store.authenticate(first) == Caller("one", "acme")
-    assert store.authenticate(second) == Caller("two", "globex")
+    first = store.issue("one", organisation="acme")
+    second = store.issue("two", organisation="globex")
+    assert first.token != second.token
+    assert first.token_id != second.token_id
+    assert store.authenticate(first.token) == caller("one", "acme")
+    assert store.authenticate(second.token) == caller("two", "globex")
 
 
 def test_wrong_token_is_rejected(store: TokenStore) -> None:
-    token = store.issue("acme", "svc")
+    token = store.issue("svc", organisation="acme").token
     assert store.authenticate(token[:-1]) is None
     assert store.authenticate(token + "x") is None
     assert store.authenticate(token.upper()) is None
@@ -64,15 +78,15 @@ def test_wrong_token_is_rejected(store: TokenStore) -> None:
     ],
 )
 def test_garbage_never_raises(store: TokenStore, garbage: Any) -> None:
-    store.issue("acme", "svc")
+    store.issue("svc", organisation="acme")
     assert store.authenticate(cast(str, garbage)) is None
 
 
 def test_database_holds_no_token_plaintext(tmp_path: Path) -> None:
     directory = tmp_path / "access"
     with TokenStore.open(directory) as store:
-        generated = store.issue("acme", "svc")
-        explicit = store.issue("acme", "demo", "demo-token-0123456789")
+        generated = store.issue("svc", organisation="acme").token
+        explicit = store.issue("demo", "demo-token-0123456789", organisation="acme").token
         stored = on_disk(directory)
     for token in (generated, explicit):
         assert token.encode() not in stored
@@ -81,49 +95,53 @@ def test_database_holds_no_token_plaintext(tmp_path: Path) -> None:
 
 def test_explicit_token_is_idempotent(store: TokenStore) -> None:
     token = "demo-token-0123456789"
-    assert store.issue("demo", "demo-caller", token) == token
-    assert store.issue("demo", "demo-caller", token) == token
-    assert store.authenticate(token) == Caller("demo-caller", "demo")
+    first = store.issue("demo-caller", token, organisation="demo")
+    again = store.issue("demo-caller", token, organisation="demo")
+    assert first == again
+    assert first.token == token
+    assert len(store.list_tokens("demo-caller")) == 1
+    assert store.authenticate(token) == caller("demo-caller", "demo")
 
 
 def test_explicit_token_cannot_be_claimed_by_another_caller(store: TokenStore) -> None:
-    store.issue("demo", "demo-caller", "demo-token-0123456789")
+    store.issue("demo-caller", "demo-token-0123456789", organisation="demo")
     with pytest.raises(ValueError, match="another caller"):
-        store.issue("other", "intruder", "demo-token-0123456789")
-    assert store.authenticate("demo-token-0123456789") == Caller("demo-caller", "demo")
+        store.issue("intruder", "demo-token-0123456789", organisation="other")
+    assert store.authenticate("demo-token-0123456789") == caller("demo-caller", "demo")
+    assert store.get_caller("intruder") is None
 
 
 @pytest.mark.parametrize("token", ["short", "x" * 15, "has spaces in it 0123", "ünïcödé-token-0123456", "a" * 600])
 def test_weak_or_unusable_explicit_tokens_are_refused(store: TokenStore, token: str) -> None:
     with pytest.raises(ValueError):
-        store.issue("acme", "svc", token)
+        store.issue("svc", token, organisation="acme")
 
 
 @pytest.mark.parametrize(("organisation", "caller"), [("", "svc"), ("acme", ""), ("acme\n", "svc")])
 def test_bad_names_are_refused(store: TokenStore, organisation: str, caller: str) -> None:
     with pytest.raises(ValueError):
-        store.issue(organisation, caller)
+        store.issue(caller, organisation=organisation)
 
 
 def test_tokens_survive_reopen(tmp_path: Path) -> None:
     with TokenStore.open(tmp_path / "access") as store:
-        token = store.issue("acme", "svc")
+        token = store.issue("svc", organisation="acme").token
     with TokenStore.open(tmp_path / "access") as store:
-        assert store.authenticate(token) == Caller("svc", "acme")
+        assert store.authenticate(token) == caller("svc", "acme")
 
 
 def test_salt_is_per_installation(tmp_path: Path) -> None:
     token = "shared-demo-token-0123456789"
     with TokenStore.open(tmp_path / "a") as first, TokenStore.open(tmp_path / "b") as second:
-        first.issue("acme", "svc", token)
-        second.issue("acme", "svc", token)
+        first.issue("svc", token, organisation="acme")
+        second.issue("svc", token, organisation="acme")
     assert on_disk(tmp_path / "a") != on_disk(tmp_path / "b")
     with TokenStore.open(tmp_path / "b") as second:
         assert second.authenticate("egw_issued_elsewhere_000000") is None
 
 
 def test_files_are_private(store: TokenStore, tmp_path: Path) -> None:
-    store.issue("acme", "svc")
+    store.issue("svc", organisation="acme")
     directory = tmp_path / "access"
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     for path in directory.iterdir():
@@ -159,7 +177,7 @@ def test_cli_token_issue_prints_a_working_token_once(tmp_path: Path) -> None:
     assert "only" in result.stderr
     assert lines[0] not in result.stderr
     with TokenStore.open(tmp_path / "data" / "access") as store:
-        assert store.authenticate(lines[0]) == Caller("billing", "acme")
+        assert store.authenticate(lines[0]) == caller("billing", "acme")
 
 
 def test_cli_token_issue_errors_exit_2(tmp_path: Path) -> None:

@@ -1,73 +1,152 @@
-"""The call chain shared by both edges: authenticate, time, count, execute, and turn failures into statuses."""
+"""The call chain shared by both edges: authenticate, authorise, limit, execute, count and audit.
+
+Order matters: a call that fails authentication, validation, policy or limits never reaches the
+cache or the upstream, and so can neither read another team's cached answer nor cost an Encord call.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import grpc
 from google.protobuf import message
 
+from ..access.authorize import authorize_admin, authorize_operation, choose_organisation
+from ..access.limits import CallerLimiter, LimitExceeded
+from ..access.policy import Policy
 from ..errors import GatewayError
+from ..operations import validate
 from ..operations.catalog import OperationSpec
 from ..operations.engine import CallContext, Engine, Outcome
 from ..telemetry.metrics import Metrics
+from ..upstream.credentials import Credential
+from ..vault.errors import AuditError
 
 log = logging.getLogger(__name__)
 
 BEARER_PREFIX = "bearer "
-MAX_TOKEN_LENGTH = 4096
+MAX_AUTHORIZATION_LENGTH = 4096
 
 
 class CallerIdentity(Protocol):
     @property
     def name(self) -> str: ...
     @property
-    def organisation(self) -> str: ...
+    def policy(self) -> Policy: ...
 
 
 class Authenticator(Protocol):
     def authenticate(self, token: str) -> CallerIdentity | None: ...
+    def caller_for_certificate(self, subject: str, sans: Sequence[str]) -> CallerIdentity | None: ...
 
 
-def unauthenticated(message: str, reason: str) -> GatewayError:
-    return GatewayError(grpc.StatusCode.UNAUTHENTICATED, message, reason=reason)
+class AuditSink(Protocol):
+    def append(self, event: Mapping[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The transport's view of the caller: the client certificate's subject and SANs, under mTLS."""
+
+    certificate_subject: str | None = None
+    certificate_sans: tuple[str, ...] = field(default_factory=tuple)
+
+
+AdminHandler = Callable[[message.Message, "AdminCall"], Awaitable[message.Message]]
+
+
+@dataclass(frozen=True)
+class AdminCall:
+    """What an admin handler knows about its call."""
+
+    caller: str
+    organisation: str | None
+    method: str
+
+
+def unauthenticated(text: str, reason: str) -> GatewayError:
+    return GatewayError(grpc.StatusCode.UNAUTHENTICATED, text, reason=reason)
 
 
 class CallChain:
     """Runs one RPC for either edge; every call is counted under its gRPC service and method."""
 
-    def __init__(self, engine: Engine, authenticator: Authenticator, metrics: Metrics, default_timeout: float) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        authenticator: Authenticator,
+        limiter: CallerLimiter,
+        metrics: Metrics,
+        default_timeout: float,
+        admin_handlers: Mapping[str, AdminHandler],
+        audit: AuditSink | None = None,
+    ) -> None:
         self._engine = engine
         self._authenticator = authenticator
+        self._limiter = limiter
         self._metrics = metrics
         self._default_timeout = default_timeout
+        self._admin_handlers = admin_handlers
+        self._audit = audit
 
-    def authenticate(self, metadata: Mapping[str, str]) -> CallerIdentity:
+    def authenticate(self, metadata: Mapping[str, str], peer: Peer | None) -> CallerIdentity:
         header = metadata.get("authorization")
-        if not header:
-            raise unauthenticated("missing 'authorization: Bearer <token>'", "MISSING_CREDENTIALS")
-        if len(header) > MAX_TOKEN_LENGTH or not header[: len(BEARER_PREFIX)].lower() == BEARER_PREFIX:
-            raise unauthenticated("authorization must be 'Bearer <token>'", "MALFORMED_CREDENTIALS")
-        caller = self._authenticator.authenticate(header[len(BEARER_PREFIX) :].strip())
-        if caller is None:
-            raise unauthenticated("the bearer token is not valid", "INVALID_TOKEN")
-        return caller
+        if header:
+            if len(header) > MAX_AUTHORIZATION_LENGTH or header[: len(BEARER_PREFIX)].lower() != BEARER_PREFIX:
+                raise unauthenticated("authorization must be 'Bearer <token>'", "MALFORMED_CREDENTIALS")
+            caller = self._authenticator.authenticate(header[len(BEARER_PREFIX) :].strip())
+            if caller is None:
+                raise unauthenticated("the bearer token is not valid (unknown, expired or revoked)", "INVALID_TOKEN")
+            return caller
+        if peer is not None and peer.certificate_subject is not None:
+            caller = self._authenticator.caller_for_certificate(peer.certificate_subject, peer.certificate_sans)
+            if caller is None:
+                raise unauthenticated("the client certificate is not mapped to a caller", "UNKNOWN_CERTIFICATE")
+            return caller
+        raise unauthenticated("missing 'authorization: Bearer <token>'", "MISSING_CREDENTIALS")
 
     async def run(
-        self, spec: OperationSpec, request: message.Message, metadata: Mapping[str, str], time_remaining: float | None
+        self,
+        spec: OperationSpec,
+        request: message.Message,
+        metadata: Mapping[str, str],
+        time_remaining: float | None,
+        peer: Peer | None = None,
     ) -> Outcome:
         labels = ("unary", spec.service, spec.method)
         self._metrics.started.labels(*labels).inc()
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
-            caller = self.authenticate(metadata)
+            caller = self.authenticate(metadata, peer)
+            validate.validate(request)
             budget = self._default_timeout if time_remaining is None else min(time_remaining, self._default_timeout)
-            ctx = CallContext(caller.name, caller.organisation, time.monotonic() + budget)
-            return await self._engine.execute(spec, request, ctx)
+            deadline = time.monotonic() + budget
+            if spec.admin is not None:
+                return await self._admin(spec, request, caller)
+            organisation = choose_organisation(caller.name, caller.policy, metadata)
+            try:
+                authorize_operation(caller.name, caller.policy, organisation, spec, request)
+            except GatewayError as error:
+                await self._record({"type": "access_denied", "caller": caller.name, "organisation": organisation,
+                                    "operation": spec.full_name, "outcome": error.reason})  # fmt: skip
+                raise
+            try:
+                admission = self._limiter.admit(caller.name, caller.policy.limits)
+            except LimitExceeded as exceeded:
+                raise GatewayError(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"caller {caller.name!r} is over its {exceeded.kind} limit",
+                    reason="CALLER_RATE_LIMITED" if exceeded.kind == "rate" else "CALLER_CONCURRENCY_LIMITED",
+                    retry_after=exceeded.retry_after,
+                ) from None
+            with admission:
+                return await self._engine.execute(spec, request, CallContext(caller.name, organisation, deadline))
         except GatewayError as error:
             code = error.code
             if code == grpc.StatusCode.UNAUTHENTICATED:
@@ -81,3 +160,39 @@ class CallChain:
         finally:
             self._metrics.handled.labels(*labels, code.name).inc()
             self._metrics.handling_seconds.labels(*labels).observe(time.perf_counter() - started)
+
+    async def _admin(self, spec: OperationSpec, request: message.Message, caller: CallerIdentity) -> Outcome:
+        organisation = authorize_admin(caller.name, caller.policy, spec, request)
+        handler = self._admin_handlers[spec.full_name]
+        event: dict[str, Any] = {"type": "admin", "caller": caller.name, "operation": spec.full_name}
+        if organisation:
+            event["organisation"] = organisation
+        try:
+            response = await handler(request, AdminCall(caller.name, organisation, spec.full_name))
+        except GatewayError as error:
+            await self._record({**event, "outcome": error.code.name})
+            raise
+        await self._record({**event, "outcome": "OK"})
+        return Outcome(response, None)
+
+    async def credential_used(
+        self, ctx: CallContext, spec: OperationSpec, credential: Credential, outcome: str
+    ) -> None:
+        """The engine's report of every upstream call: which caller used which credential, and how it went."""
+        self._metrics.credential_uses.labels(credential.kind, outcome).inc()
+        await self._record({
+            "type": "credential_use", "caller": ctx.caller, "organisation": ctx.organisation,
+            "operation": spec.full_name, "credential": credential.credential_id, "kind": credential.kind,
+            "outcome": outcome,
+        })  # fmt: skip
+
+    async def _record(self, event: Mapping[str, Any]) -> None:
+        if self._audit is None:
+            return
+        try:
+            # The audit log waits for durability; keep that wait off the event loop.
+            await asyncio.to_thread(self._audit.append, event)
+        except AuditError as exc:
+            raise GatewayError(
+                grpc.StatusCode.UNAVAILABLE, "the audit log cannot be written; call refused", reason="AUDIT_UNAVAILABLE"
+            ) from exc

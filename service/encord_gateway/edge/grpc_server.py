@@ -13,6 +13,7 @@ from grpc_status import rpc_status
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec, service_names
 from .chain import CallChain
+from .tls import grpc_peer
 
 Handler = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
 
@@ -22,7 +23,7 @@ async def abort(context: grpc.aio.ServicerContext, error: GatewayError) -> None:
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
-def _unary_handler(spec: OperationSpec, chain: CallChain) -> Handler:
+def _unary_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> Handler:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
         # Requests arrive as bytes so that a malformed message is INVALID_ARGUMENT, not grpc's INTERNAL.
         try:
@@ -32,7 +33,8 @@ def _unary_handler(spec: OperationSpec, chain: CallChain) -> Handler:
             raise AssertionError("unreachable") from None
         metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
         try:
-            outcome = await chain.run(spec, request, metadata, context.time_remaining())
+            peer = grpc_peer(context.auth_context()) if secure else None
+            outcome = await chain.run(spec, request, metadata, context.time_remaining(), peer)
         except GatewayError as error:
             await abort(context, error)
             raise AssertionError("unreachable") from None
@@ -44,14 +46,14 @@ def _unary_handler(spec: OperationSpec, chain: CallChain) -> Handler:
 
 
 def build_server(
-    specs: dict[str, OperationSpec], chain: CallChain
+    specs: dict[str, OperationSpec], chain: CallChain, secure: bool = False
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
     # so_reuseport=0: a second server on a taken port must fail loudly, not silently share it.
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for spec in specs.values():
         by_service.setdefault(spec.service, {})[spec.method] = grpc.unary_unary_rpc_method_handler(
-            _unary_handler(spec, chain)
+            _unary_handler(spec, chain, secure)
         )
     server.add_generic_rpc_handlers(
         tuple(grpc.method_handlers_generic_handler(service, methods) for service, methods in by_service.items())
@@ -63,9 +65,12 @@ def build_server(
     return server, health_servicer
 
 
-async def mark_serving(health_servicer: health.aio.HealthServicer, specs: dict[str, OperationSpec]) -> None:
+async def set_serving(
+    health_servicer: health.aio.HealthServicer, specs: dict[str, OperationSpec], serving: bool
+) -> None:
+    status = health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
     for name in ["", *service_names(specs)]:
-        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set(name, status)
 
 
 async def mark_not_serving(health_servicer: health.aio.HealthServicer) -> None:

@@ -7,6 +7,7 @@ requests accept either spelling. Errors are google.rpc.Status JSON with grpc-gat
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import grpc
@@ -16,8 +17,9 @@ from google.protobuf import descriptor, json_format, message
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
 from ..operations.descriptors import FieldDescriptor, MessageDescriptor
-from .chain import CallChain
+from .chain import CallChain, Peer
 from .status import http_status
+from .tls import peer_from_der
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 TRUE_WORDS = {"true", "1", "yes"}
@@ -99,6 +101,19 @@ def _parse(spec: OperationSpec, fields: dict[str, Any]) -> message.Message:
     raise invalid_argument(violations or [("(request)", "cannot be read as " + spec.request_class.DESCRIPTOR.name)])
 
 
+def _peer(request: web.Request) -> Peer | None:
+    """The verified client certificate of an mTLS connection, if any."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    if ssl_object is None:
+        return None
+    return peer_from_der(ssl_object.getpeercert(binary_form=True))
+
+
+def _aiohttp_path(template: str) -> str:
+    """`/v1/x/{name}:verb` → aiohttp's `{name:[^/:]+}`, so a custom verb is not swallowed by the variable."""
+    return re.sub(r"\{([a-z_][a-z0-9_]*)\}", r"{\1:[^/:]+}", template)
+
+
 def _route(spec: OperationSpec, chain: CallChain) -> web.RouteDef:
     assert spec.http is not None
 
@@ -106,14 +121,14 @@ def _route(spec: OperationSpec, chain: CallChain) -> web.RouteDef:
         try:
             parsed = _parse(spec, request_fields(spec, request, await _read_body(spec, request)))
             metadata = {key.lower(): value for key, value in request.headers.items()}
-            outcome = await chain.run(spec, parsed, metadata, None)
+            outcome = await chain.run(spec, parsed, metadata, None, _peer(request))
         except GatewayError as error:
             return error_response(error)
         text = json_format.MessageToJson(outcome.response, preserving_proto_field_name=True, indent=None)
         headers = {"x-cache": outcome.cache} if outcome.cache else {}
         return web.Response(text=text, content_type="application/json", headers=headers)
 
-    return web.route(spec.http.verb, spec.http.template, handle, name=spec.full_name)
+    return web.route(spec.http.verb, _aiohttp_path(spec.http.template), handle, name=spec.full_name)
 
 
 @web.middleware

@@ -13,6 +13,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, message, message_factory
 
 from .._generated.encord.gateway import v1 as generated_v1
+from .._generated.encord.gateway.admin import v1 as generated_admin_v1
 from .._generated.encord.gateway.v1 import options_pb2
 from . import wiremap
 from .descriptors import has_option, option
@@ -42,8 +43,10 @@ class OperationSpec:
     request_class: type[message.Message]
     response_class: type[message.Message]
     http: HttpRule | None
-    operation: options_pb2.Operation
-    plan: wiremap.CallPlan
+    # Exactly one of these: an upstream operation (with its parsed plan) or an admin operation.
+    operation: options_pb2.Operation | None
+    plan: wiremap.CallPlan | None
+    admin: options_pb2.AdminOperation | None = None
 
     @property
     def full_name(self) -> str:
@@ -54,12 +57,31 @@ class OperationSpec:
         return f"/{self.service}/{self.method}"
 
     @property
+    def access(self) -> int:
+        declared = self.admin if self.admin is not None else self.operation
+        assert declared is not None
+        return int(declared.access)
+
+    @property
     def is_read(self) -> bool:
-        return self.operation.access == options_pb2.ACCESS_READ
+        return self.access == options_pb2.ACCESS_READ
+
+    @property
+    def right(self) -> str:
+        """The policy right the call needs: admin for the admin API, else read or write."""
+        if self.admin is not None:
+            return "admin"
+        return "read" if self.is_read else "write"
 
     @property
     def cache_ttl(self) -> float:
-        return float(self.operation.cache_ttl_seconds) if self.is_read else 0.0
+        if self.operation is None or not self.is_read:
+            return 0.0
+        return float(self.operation.cache_ttl_seconds)
+
+    @property
+    def invalidates(self) -> tuple[str, ...]:
+        return tuple(self.operation.invalidates) if self.operation is not None else ()
 
 
 def _http_rule(method: descriptor.MethodDescriptor) -> HttpRule | None:
@@ -73,11 +95,12 @@ def _http_rule(method: descriptor.MethodDescriptor) -> HttpRule | None:
     return HttpRule(verb=verb.upper(), template=getattr(rule, verb), body=rule.body)
 
 
-def public_modules() -> list[ModuleType]:
-    """Every generated *_pb2 module of the public API, imported so that its descriptors register."""
+def api_modules() -> list[ModuleType]:
+    """Every generated *_pb2 module of the public and admin APIs, imported so that descriptors register."""
     return [
-        importlib.import_module(f"{generated_v1.__name__}.{info.name}")
-        for info in pkgutil.iter_modules(generated_v1.__path__)
+        importlib.import_module(f"{package.__name__}.{info.name}")
+        for package in (generated_v1, generated_admin_v1)
+        for info in pkgutil.iter_modules(package.__path__)
         if info.name.endswith("_pb2")
     ]
 
@@ -85,34 +108,46 @@ def public_modules() -> list[ModuleType]:
 def load_catalog(modules: list[ModuleType] | None = None) -> dict[str, OperationSpec]:
     """Build the spec of every RPC that declares an upstream operation, keyed by its full name."""
     specs: dict[str, OperationSpec] = {}
-    for module in modules if modules is not None else public_modules():
+    for module in modules if modules is not None else api_modules():
         file_descriptor: descriptor.FileDescriptor = module.DESCRIPTOR
         for service in file_descriptor.services_by_name.values():
             for method in service.methods:
-                options = method.GetOptions()
-                if not has_option(options, options_pb2.operation):
-                    raise ValueError(f"{method.full_name} declares no (encord.gateway.v1.operation)")
-                operation: options_pb2.Operation = option(options, options_pb2.operation)
-                request_class = message_factory.GetMessageClass(method.input_type)
-                response_class = message_factory.GetMessageClass(method.output_type)
-                spec = OperationSpec(
-                    service=service.full_name,
-                    method=method.name,
-                    request_class=request_class,
-                    response_class=response_class,
-                    http=_http_rule(method),
-                    operation=operation,
-                    plan=wiremap.CallPlan.build(operation, method.input_type, method.output_type),
-                )
+                spec = _spec(service.full_name, method)
                 specs[spec.full_name] = spec
     _check_invalidations(specs)
     return specs
 
 
+def _spec(service: str, method: descriptor.MethodDescriptor) -> OperationSpec:
+    options = method.GetOptions()
+    operation: options_pb2.Operation | None = None
+    admin: options_pb2.AdminOperation | None = None
+    plan = None
+    if has_option(options, options_pb2.operation):
+        operation = option(options, options_pb2.operation)
+        plan = wiremap.CallPlan.build(operation, method.input_type, method.output_type)
+    if has_option(options, options_pb2.admin):
+        admin = option(options, options_pb2.admin)
+        if admin.organisation_field and admin.organisation_field not in method.input_type.fields_by_name:
+            raise ValueError(f"{method.full_name}: no organisation field {admin.organisation_field}")
+    if (operation is None) == (admin is None):
+        raise ValueError(f"{method.full_name} must declare exactly one of (operation) and (admin)")
+    return OperationSpec(
+        service=service,
+        method=method.name,
+        request_class=message_factory.GetMessageClass(method.input_type),
+        response_class=message_factory.GetMessageClass(method.output_type),
+        http=_http_rule(method),
+        operation=operation,
+        plan=plan,
+        admin=admin,
+    )
+
+
 def _check_invalidations(specs: dict[str, OperationSpec]) -> None:
     """A write that names a method that does not exist would silently leave stale reads behind."""
     for spec in specs.values():
-        for target in spec.operation.invalidates:
+        for target in spec.invalidates:
             if target not in specs:
                 raise ValueError(f"{spec.full_name} invalidates unknown method {target}")
             if not specs[target].is_read:

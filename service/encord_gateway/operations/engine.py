@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from google.protobuf import message
 
 from ..cache.memory import CacheKey, ResponseCache
+from ..errors import GatewayError
 from ..telemetry.metrics import Metrics
 from ..upstream.client import UpstreamClient
-from ..upstream.credentials import CredentialResolver
+from ..upstream.credentials import Credential, CredentialResolver
 from ..upstream.errors import malformed
-from ..upstream.signing import Signer
-from . import validate
 from .catalog import OperationSpec
 from .wiremap import MalformedUpstreamResult
 
@@ -32,6 +32,9 @@ class Outcome:
     cache: str | None  # "hit", "miss", or None for calls that are not cached
 
 
+CredentialObserver = Callable[[CallContext, OperationSpec, Credential, str], Awaitable[None]]
+
+
 class Engine:
     """The one code path every RPC takes, whatever its edge (gRPC or REST)."""
 
@@ -46,17 +49,18 @@ class Engine:
         self._credentials = credentials
         self._cache = cache
         self._metrics = metrics
+        self.observer: CredentialObserver | None = None  # told of every upstream use of a credential
 
     async def execute(self, spec: OperationSpec, request: message.Message, ctx: CallContext) -> Outcome:
-        validate.validate(request)
-        credential = self._credentials.resolve(ctx.organisation)
+        """Run a validated, authorised upstream operation."""
+        credential = self._credentials.resolve(ctx.organisation, spec, request)
         if spec.cache_ttl <= 0:
-            response = await self._call(spec, request, ctx, credential.signer)
+            response = await self._call(spec, request, ctx, credential)
             self._invalidate(spec, ctx)
             return Outcome(response, None)
 
         key = CacheKey(
-            ctx.organisation, spec.full_name, credential.identity, request.SerializeToString(deterministic=True)
+            ctx.organisation, spec.full_name, credential.credential_id, request.SerializeToString(deterministic=True)
         )
         cached = self._cache.get(key)
         counter = self._metrics.cache_requests
@@ -66,7 +70,7 @@ class Engine:
         counter.labels(spec.service, spec.method, "miss").inc()
 
         async def fetch() -> bytes:
-            response = await self._call(spec, request, ctx, credential.signer)
+            response = await self._call(spec, request, ctx, credential)
             return response.SerializeToString()
 
         value, fetched = await self._cache.coalesce(key, fetch)
@@ -75,17 +79,29 @@ class Engine:
         return Outcome(spec.response_class.FromString(value), "miss")
 
     async def _call(
-        self, spec: OperationSpec, request: message.Message, ctx: CallContext, signer: Signer
+        self, spec: OperationSpec, request: message.Message, ctx: CallContext, credential: Credential
     ) -> message.Message:
+        assert spec.plan is not None, f"{spec.full_name} is not an upstream operation"
         call = spec.plan.wire_call(request)
-        result = await self._upstream.send(call, signer, ctx.deadline)
         try:
-            return spec.plan.response(spec.response_class, result, request)
-        except MalformedUpstreamResult as exc:
-            raise malformed(str(exc), label=call.label) from None
+            result = await self._upstream.send(call, credential, ctx.deadline)
+            try:
+                response = spec.plan.response(spec.response_class, result, request)
+            except MalformedUpstreamResult as exc:
+                raise malformed(str(exc), label=call.label) from None
+        except GatewayError as error:
+            await self._observe(ctx, spec, credential, error.code.name)
+            raise
+        await self._observe(ctx, spec, credential, "OK")
+        return response
+
+    async def _observe(self, ctx: CallContext, spec: OperationSpec, credential: Credential, outcome: str) -> None:
+        self._credentials.record_use(credential)
+        if self.observer is not None:
+            await self.observer(ctx, spec, credential, outcome)
 
     def _invalidate(self, spec: OperationSpec, ctx: CallContext) -> None:
-        for target in spec.operation.invalidates:
+        for target in spec.invalidates:
             service, _, method = target.rpartition(".")
             dropped = self._cache.invalidate(ctx.organisation, target)
             if dropped:

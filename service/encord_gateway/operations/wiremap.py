@@ -271,8 +271,13 @@ class CallPlan:
                 raise ValueError(f"echo field {name} must exist in {request.full_name} and {response.full_name}")
         if operation.resource_field and operation.resource_field not in request.fields_by_name:
             raise ValueError(f"{request.full_name} has no resource field {operation.resource_field}")
+        for reference in operation.references:
+            if reference.field not in request.fields_by_name:
+                raise ValueError(f"{request.full_name} has no referenced field {reference.field}")
         if kind == "v1":
             v1 = operation.v1
+            if operation.resource_field and not RESOURCE_HEADER[operation.resource_type]:
+                raise ValueError(f"{request.full_name}: a v1 resource call needs a project, dataset or ontology type")
             entries = parse_entries(list(v1.payload_fields), request, v1.camel_case)
             return cls(operation, v1.query_type, v1.query_method, entries, (), (), result_field)
         if kind == "v2":
@@ -292,7 +297,9 @@ class CallPlan:
         retryable = op.access == options_pb2.ACCESS_READ
         if op.WhichOneof("call") == "v1":
             v1 = op.v1
-            resource_type = RESOURCE_HEADER[op.resource_type]
+            # A call naming one resource goes to /public with ResourceID/ResourceType; collection
+            # calls (create, legacy list) go to /public/user.
+            resource_type = RESOURCE_HEADER[op.resource_type] if op.resource_field else ""
             uid = (
                 encode_field(request, request.DESCRIPTOR.fields_by_name[v1.uid_field], False) if v1.uid_field else None
             )

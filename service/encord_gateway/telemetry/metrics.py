@@ -5,7 +5,7 @@ No label carries a resource id, a user or a secret: only services, methods, code
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 
 # grpc-prometheus exports no `*_created` series; dashboards written for it expect none.
 disable_created_metrics()
@@ -59,6 +59,17 @@ class Metrics:
             "encord_gateway_cache_invalidations_total",
             "Cached entries dropped because a write made them stale.",
             ["grpc_service", "grpc_method"],
+            registry=self.registry,
+        )
+        self.credential_uses = Counter(
+            "encord_gateway_credential_uses_total",
+            "Upstream calls by the kind of credential that signed them (ssh_key or api_key) and outcome.",
+            ["kind", "grpc_code"],
+            registry=self.registry,
+        )
+        self.vault_sealed = Gauge(
+            "encord_gateway_vault_sealed",
+            "1 while the credential vault is sealed (its key-encryption key is unavailable).",
             registry=self.registry,
         )
         self.auth_failures = Counter(

@@ -21,6 +21,7 @@ from ..errors import GatewayError
 from ..telemetry.metrics import Metrics
 from . import errors, signing
 from .calls import WireCall
+from .credentials import KIND_SSH_KEY, Credential
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,26 @@ class UpstreamClient:
             await self._session.close()
             self._session = None
 
-    def _headers(self, call: WireCall, signer: signing.Signer) -> dict[str, str]:
+    def _headers(self, call: WireCall, credential: Credential) -> dict[str, str]:
         headers = {
             "User-Agent": self.user_agent,
             "X-Cloud-Trace-Context": f"{uuid.uuid4().hex}/1;o=1",
         }
         body = call.body or b""
+        if credential.api_key is not None:
+            # Legacy resource API key (§2.2): the raw key, ResourceID only, no ResourceType.
+            headers.update(
+                {
+                    "Accept": "application/json",
+                    "Accept-Encoding": "gzip",
+                    "Content-Type": "application/json",
+                    "ResourceID": call.resource_id,
+                    "Authorization": credential.api_key.authorization_header(),
+                }
+            )
+            return headers
+        signer = credential.signer
+        assert signer is not None
         if call.api == "v1":
             headers.update(
                 {
@@ -86,21 +101,23 @@ class UpstreamClient:
             headers.update(signing.v2_signature_headers(signer, call.http_method, call.target, body, int(time.time())))
         return headers
 
-    async def send(self, call: WireCall, signer: signing.Signer, deadline: float) -> Any:
-        """Send `call` signed by `signer`; return Encord's result or raise GatewayError.
+    async def send(self, call: WireCall, credential: Credential | signing.Signer, deadline: float) -> Any:
+        """Send `call` with `credential` (or a bare signer); return Encord's result or raise GatewayError.
 
         `deadline` is an absolute `time.monotonic()` value: the caller's deadline bounds every
         attempt and every backoff sleep.
         """
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not awaited")
+        if isinstance(credential, signing.Signer):
+            credential = Credential(KIND_SSH_KEY, credential.public_key_hex, signer=credential)
         url = URL(self.domain + call.target, encoded=True)  # encoded: the signature covers these bytes
         attempt = 0
         while True:
             attempt += 1
             started = time.perf_counter()
             try:
-                result = await self._attempt(call, signer, url, deadline)
+                result = await self._attempt(call, credential, url, deadline)
             except GatewayError as error:
                 self._observe(call, error.reason, started)
                 delay = self._retry_delay(call, error, attempt, deadline)
@@ -131,7 +148,7 @@ class UpstreamClient:
             return None
         return delay
 
-    async def _attempt(self, call: WireCall, signer: signing.Signer, url: URL, deadline: float) -> Any:
+    async def _attempt(self, call: WireCall, credential: Credential, url: URL, deadline: float) -> Any:
         assert self._session is not None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -146,7 +163,7 @@ class UpstreamClient:
                 call.http_method,
                 url,
                 data=call.body,
-                headers=self._headers(call, signer),
+                headers=self._headers(call, credential),
                 timeout=aiohttp.ClientTimeout(total=remaining),
                 allow_redirects=False,
             ) as response:

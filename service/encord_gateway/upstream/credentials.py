@@ -1,69 +1,132 @@
-"""Credential resolution: which credential signs a call for an organisation (returns a signer, never bytes)."""
+"""Credential resolution: which credential signs a call (a resource API key with the needed scope, else
+the organisation's SSH key). It hands out signers and header values, never key bytes."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
+from google.protobuf import message
 
 from ..errors import GatewayError
+from ..vault.credentials import ApiKeyCredential, OrgKeyInfo
 from ..vault.errors import CredentialNotFoundError, SealedError, VaultError
 from .signing import Signer
 
+KIND_SSH_KEY = "ssh_key"
+KIND_API_KEY = "api_key"
+RESOLUTION_TTL_SECONDS = 30.0
+"""How long a resolved credential is reused before the vault is asked again: bounds how long another
+replica's rotation or revocation can go unnoticed here (this replica's own changes call forget())."""
 
-class SignerSource(Protocol):
+RESOURCE_KINDS = {1: "project", 2: "dataset"}  # options_pb2.RESOURCE_TYPE_PROJECT / _DATASET
+
+
+class CredentialSource(Protocol):
     """The part of the vault the resolver needs."""
 
     def signer_for_org(self, organisation: str) -> Signer: ...
+    def list_org_keys(self) -> list[OrgKeyInfo]: ...
+    def api_key_for(
+        self, organisation: str, resource_type: str, resource_hash: str, scope: str
+    ) -> ApiKeyCredential | None: ...
+    def record_use(self, credential_id: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class Credential:
-    """A usable credential: its kind and public identity (safe for cache keys and audit), and its signer."""
+    """A usable credential: its kind and id (safe for cache keys and audit), and how it authenticates."""
 
-    kind: str  # "ssh" for an organisation key
-    identity: str  # the public key hex: public, stable, and distinct per key
-    signer: Signer
+    kind: str
+    credential_id: str
+    signer: Signer | None = None
+    api_key: ApiKeyCredential | None = None
+
+
+def _vault_error(organisation: str, exc: Exception) -> GatewayError:
+    if isinstance(exc, CredentialNotFoundError):
+        return GatewayError(
+            grpc.StatusCode.FAILED_PRECONDITION,
+            f"organisation {organisation!r} has no credential in the vault",
+            reason="NO_ORGANISATION_CREDENTIAL",
+            metadata={"organisation": organisation},
+        )
+    if isinstance(exc, SealedError):
+        return GatewayError(
+            grpc.StatusCode.FAILED_PRECONDITION, f"the credential vault is sealed: {exc}", reason="VAULT_SEALED"
+        )
+    # Tampered or undecryptable record: refuse, never sign with garbage.
+    return GatewayError(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        f"the credential of organisation {organisation!r} cannot be used: {exc}",
+        reason="CREDENTIAL_UNUSABLE",
+        metadata={"organisation": organisation},
+    )
 
 
 class CredentialResolver:
-    """Looks credentials up in the vault once and keeps the (in-memory) signer for later calls."""
+    """Asks the vault for credentials and keeps what it resolved for a short while."""
 
-    def __init__(self, vault: SignerSource) -> None:
+    def __init__(self, vault: CredentialSource, clock: Callable[[], float] = time.monotonic) -> None:
         self._vault = vault
-        self._signers: dict[str, Credential] = {}
+        self._clock = clock
+        self._resolved: dict[tuple[str, ...], tuple[float, Credential | None]] = {}
 
-    def resolve(self, organisation: str) -> Credential:
-        found = self._signers.get(organisation)
-        if found is not None:
-            return found
+    def resolve(
+        self, organisation: str, spec: object | None = None, request: message.Message | None = None
+    ) -> Credential:
+        """The credential for one call of `spec`: a scoped API key when one is registered, else the SSH key."""
+        operation: Any = getattr(spec, "operation", None)
+        scope = getattr(operation, "api_key_scope", "")
+        if scope and request is not None and operation.WhichOneof("call") == "v1":
+            kind = RESOURCE_KINDS.get(int(operation.resource_type))
+            field = str(operation.resource_field)
+            if kind and field:
+                api_key = self._cached((organisation, kind, str(getattr(request, field)), scope), self._api_key)
+                if api_key is not None:
+                    return api_key
+        ssh = self._cached((organisation,), self._ssh_key)
+        assert ssh is not None
+        return ssh
+
+    def _cached(self, key: tuple[str, ...], load: Callable[..., Credential | None]) -> Credential | None:
+        found = self._resolved.get(key)
+        now = self._clock()
+        if found is not None and found[0] > now:
+            return found[1]
         try:
-            signer = self._vault.signer_for_org(organisation)
-        except CredentialNotFoundError:
-            raise GatewayError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"organisation {organisation!r} has no credential in the vault",
-                reason="NO_ORGANISATION_CREDENTIAL",
-                metadata={"organisation": organisation},
-            ) from None
-        except SealedError as exc:
-            raise GatewayError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"the credential vault is sealed: {exc}",
-                reason="VAULT_SEALED",
-            ) from None
-        except VaultError as exc:  # tampered or undecryptable record: refuse, never sign with garbage
-            raise GatewayError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"the credential of organisation {organisation!r} cannot be used: {exc}",
-                reason="CREDENTIAL_UNUSABLE",
-                metadata={"organisation": organisation},
-            ) from None
-        credential = Credential(kind="ssh", identity=signer.public_key_hex, signer=signer)
-        self._signers[organisation] = credential
+            credential = load(*key)
+        except VaultError as exc:
+            raise _vault_error(key[0], exc) from None
+        self._resolved[key] = (now + RESOLUTION_TTL_SECONDS, credential)
         return credential
 
-    def forget(self, organisation: str) -> None:
-        """Drop a cached signer (after rotation or revocation)."""
-        self._signers.pop(organisation, None)
+    def _ssh_key(self, organisation: str) -> Credential:
+        signer = self._vault.signer_for_org(organisation)
+        credential_id = next(
+            (
+                info.credential_id
+                for info in self._vault.list_org_keys()
+                if info.organisation == organisation and info.public_key_hex == signer.public_key_hex
+            ),
+            signer.public_key_hex,
+        )
+        return Credential(KIND_SSH_KEY, credential_id, signer=signer)
+
+    def _api_key(self, organisation: str, kind: str, resource_hash: str, scope: str) -> Credential | None:
+        found = self._vault.api_key_for(organisation, kind, resource_hash, scope)
+        return None if found is None else Credential(KIND_API_KEY, found.credential_id, api_key=found)
+
+    def record_use(self, credential: Credential) -> None:
+        self._vault.record_use(credential.credential_id)
+
+    def forget(self, organisation: str | None = None) -> None:
+        """Drop resolved credentials (all, or one organisation's) after a rotation or revocation."""
+        if organisation is None:
+            self._resolved.clear()
+            return
+        for key in [k for k in self._resolved if k[0] == organisation]:
+            del self._resolved[key]

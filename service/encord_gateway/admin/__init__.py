@@ -1,0 +1,1 @@
+"""The administration API (credentials, vault, audit, callers): handlers the gateway runs itself."""
