@@ -419,6 +419,9 @@ async def test_request_log_records_each_call_without_secrets(sandbox: Sandbox, u
             "user": user.email,
             "status": 200,
             "outcome": "ok",
+            "auth": "ssh",
+            "key_hash": None,
+            "fault": None,
         },
         {
             "api": "v2",
@@ -431,6 +434,9 @@ async def test_request_log_records_each_call_without_secrets(sandbox: Sandbox, u
             "user": user.email,
             "status": 200,
             "outcome": "ok",
+            "auth": "ssh",
+            "key_hash": None,
+            "fault": None,
         },
         {
             "api": "v1",
@@ -443,6 +449,9 @@ async def test_request_log_records_each_call_without_secrets(sandbox: Sandbox, u
             "user": None,
             "status": 200,
             "outcome": "AUTHENTICATION_ERROR",
+            "auth": None,
+            "key_hash": None,
+            "fault": None,
         },
     ]
     assert user.public_key_hex not in json.dumps(entries)

@@ -1,4 +1,4 @@
-"""Who is calling: v1 `pubhex:sighex` and v2 RFC 9421-style signatures (§2.4, §3.4), and bearer tokens."""
+"""Who is calling: v1 `pubhex:sighex` and v2 RFC 9421-style signatures (§2.4, §3.4), bearer tokens, API keys."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import hashlib
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
 
 from encord_gateway.upstream.signing import (
     COVERED_COMPONENTS,
@@ -17,8 +19,9 @@ from encord_gateway.upstream.signing import (
     verify,
 )
 
+from .apikeys import digest
 from .errors import ApiError
-from .state import Store, User
+from .state import ApiKey, Store, User
 
 # The SDK fixes `created` when it prepares a request and reuses it across transport retries, which may sleep
 # for a server-chosen Retry-After of up to 6 h (§9 item 3); a shorter window would reject legitimate retries.
@@ -29,6 +32,18 @@ MAX_CLOCK_AHEAD_SECONDS = 15 * 60
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _HEX128 = re.compile(r"[0-9a-f]{128}")
 _PARAMS = re.compile(r';created=(-?\d+);keyid="([^"\\]*)";alg="([^"\\]*)"')
+
+
+AuthKind = Literal["ssh", "bearer", "api_key"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller. With an API key, `user` is the key's creator and the key bounds what it may do."""
+
+    user: User
+    auth: AuthKind
+    api_key: ApiKey | None = None
 
 
 def _auth_error(message: str) -> ApiError:
@@ -54,19 +69,37 @@ def _user_for_bearer(store: Store, authorization: str) -> User | None:
     return user
 
 
-def authenticate_v1(store: Store, headers: Mapping[str, str], body: bytes) -> User:
+def _caller_for_api_key(store: Store, secret: str, headers: Mapping[str, str], *, user_endpoint: bool) -> Caller:
+    """§1.2, §2.2: a raw key plus `ResourceID` (ResourceType optional); the key is bound to that one resource."""
+    key = store.api_key_by_digest(digest(secret))
+    user = store.users.get(key.creator) if key is not None else None
+    if key is None or user is None:
+        raise _auth_error("The API key is not valid")
+    if user_endpoint:
+        raise _auth_error("API keys authenticate resource calls at /public only")
+    if headers.get("ResourceID", "") != key.resource_hash:
+        raise _auth_error("The API key is not valid for this ResourceID")
+    resource_type = headers.get("ResourceType", "")
+    if resource_type and resource_type != key.resource_type:
+        raise _auth_error(f"The API key belongs to a {key.resource_type}, not a {resource_type}")
+    return Caller(user, "api_key", key)
+
+
+def authenticate_v1(store: Store, headers: Mapping[str, str], body: bytes, *, user_endpoint: bool) -> Caller:
     """The caller of a v1 envelope call; the signature is checked over the raw received body bytes."""
     authorization = headers.get("Authorization", "")
     bearer = _user_for_bearer(store, authorization)
     if bearer is not None:
-        return bearer
+        return Caller(bearer, "bearer")
+    if authorization and ":" not in authorization:
+        return _caller_for_api_key(store, authorization, headers, user_endpoint=user_endpoint)
     public_hex, sep, signature_hex = authorization.partition(":")
     if not sep or not _HEX64.fullmatch(public_hex) or not _HEX128.fullmatch(signature_hex):
-        raise _auth_error("Authorization must be '<public key hex>:<signature hex>' or 'Bearer <token>'")
+        raise _auth_error("Authorization must be '<public key hex>:<signature hex>', 'Bearer <token>' or an API key")
     user = _user_for_key(store, public_hex)
     if not verify(public_hex, bytes.fromhex(signature_hex), hashlib.sha256(body).digest()):
         raise _auth_error("The request signature does not match the request body")
-    return user
+    return Caller(user, "ssh")
 
 
 def _dictionary_member(header: str, label: str) -> str | None:
@@ -100,11 +133,15 @@ def authenticate_v2(
     headers: Mapping[str, str],
     body: bytes,
     clock: float | None = None,
-) -> User:
+) -> Caller:
     """The caller of a v2 call, by the §3.4 verifier algorithm; any failure is an HTTP 401."""
-    bearer = _user_for_bearer(store, headers.get("Authorization", ""))
+    authorization = headers.get("Authorization", "")
+    bearer = _user_for_bearer(store, authorization)
     if bearer is not None:
-        return bearer
+        return Caller(bearer, "bearer")
+    if authorization:
+        # Signed v2 requests carry no Authorization header (§3.4), and v2 never took API keys (§1.2).
+        raise _auth_error("The v2 API accepts request signatures or 'Bearer <token>', not API keys")
     signature_input = headers.get("Signature-Input")
     signature_header = headers.get("Signature")
     digest_header = headers.get("Content-Digest")
@@ -144,4 +181,4 @@ def authenticate_v2(
     current = time.time() if clock is None else clock
     if created < current - MAX_SIGNATURE_AGE_SECONDS or created > current + MAX_CLOCK_AHEAD_SECONDS:
         raise _auth_error("The signature's created time is outside the accepted window")
-    return user
+    return Caller(user, "ssh")

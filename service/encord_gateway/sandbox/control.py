@@ -1,4 +1,4 @@
-"""The control API standing in for Encord's web app: register users' public keys, health, the request log."""
+"""The control API standing in for Encord's web app: register users' keys, health, the request log, faults."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from aiohttp import web
 
 from encord_gateway.upstream.signing import KeyFormatError, describe_public_key, load_public_key
 
-from .appkeys import REQUEST_LOG, STORE
+from .appkeys import FAULTS, REQUEST_LOG, STORE
+from .faults import FaultError, parse_fault
 
 
 def _bad_request(message: str) -> web.Response:
@@ -52,8 +53,32 @@ async def clear_requests(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def add_fault(request: web.Request) -> web.Response:
+    """Register one fault (see `faults.parse_fault` for the members); 201 `{"id": ...}`."""
+    try:
+        fault = parse_fault(json.loads(await request.read()))
+    except FaultError as exc:
+        return _bad_request(str(exc))
+    except ValueError:
+        return _bad_request("the body must be a JSON object describing the fault")
+    request.app[FAULTS].add(fault)
+    return web.json_response({"id": fault.id}, status=201)
+
+
+async def list_faults(request: web.Request) -> web.Response:
+    return web.json_response(request.app[FAULTS].entries())
+
+
+async def clear_faults(request: web.Request) -> web.Response:
+    request.app[FAULTS].clear()
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
     app.router.add_get("/sandbox/v1/health", health)
     app.router.add_get("/sandbox/v1/requests", list_requests)
     app.router.add_delete("/sandbox/v1/requests", clear_requests)
+    app.router.add_post("/sandbox/v1/faults", add_fault)
+    app.router.add_get("/sandbox/v1/faults", list_faults)
+    app.router.add_delete("/sandbox/v1/faults", clear_faults)

@@ -12,7 +12,7 @@ MAX_ENTRIES = 100_000
 
 @dataclass(frozen=True)
 class LoggedCall:
-    """One v1/v2 call. Deliberately no headers, bodies or signatures: the log must be safe to print."""
+    """One v1/v2 call. Deliberately no headers, bodies, signatures or API keys: the log must be safe to print."""
 
     api: str
     method: str
@@ -22,8 +22,16 @@ class LoggedCall:
     resource_id: str | None
     resource_type: str | None
     user: str | None
-    status: int
+    status: int | None
+    """The HTTP status answered; None when an injected fault closed the connection without an answer."""
     outcome: str
+    """`ok`, the error code, or `fault` when an injected fault answered instead of the sandbox."""
+    auth: str | None = None
+    """How the caller authenticated: `ssh`, `bearer` or `api_key`; None when authentication failed or never ran."""
+    key_hash: str | None = None
+    """The public id (K-04 `key_hash`) of the API key used, never the key itself."""
+    fault: str | None = None
+    """The id of the injected fault applied to this call (a delay-only fault lets the call run normally)."""
 
 
 class RequestLog:

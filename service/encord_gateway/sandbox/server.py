@@ -1,4 +1,4 @@
-"""The sandbox's HTTP surface: authenticate, dispatch to the v1/v2 tables, answer in Encord's shapes, log."""
+"""The sandbox's HTTP surface: inject faults, authenticate, dispatch to the v1/v2 tables, answer, log."""
 
 from __future__ import annotations
 
@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
-from . import control, v1, v2
-from .appkeys import REQUEST_LOG, STORE
-from .auth import authenticate_v1, authenticate_v2
+from . import control, faults, v1, v2
+from .appkeys import FAULTS, REQUEST_LOG, STORE
+from .auth import Caller, authenticate_v1, authenticate_v2
 from .errors import ApiError, invalid
+from .faults import FAULT_ID, FaultTable, RequestFacts
 from .requestlog import LoggedCall, RequestLog
-from .state import Store, User
+from .state import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ async def _handle_v1(request: web.Request, *, user_endpoint: bool) -> web.Respon
     resource_id = request.headers.get("ResourceID", "")
     parsed: Any = None
     envelope: v1.Envelope | None = None
-    user: User | None = None
+    caller: Caller | None = None
     http_status, outcome = 200, "ok"
     try:
         try:
@@ -52,14 +54,14 @@ async def _handle_v1(request: web.Request, *, user_endpoint: bool) -> web.Respon
             envelope_error: ApiError | None = bad_body
         else:
             envelope_error = None
-        user = authenticate_v1(store, request.headers, body)
+        caller = authenticate_v1(store, request.headers, body, user_endpoint=user_endpoint)
         if envelope_error is not None:
             http_status = 400  # the body is not an envelope at all: a transport-level bad request
             raise envelope_error
         assert envelope is not None
         result = v1.dispatch(
             store,
-            user,
+            caller,
             user_endpoint=user_endpoint,
             resource_type=resource_type,
             resource_id=resource_id,
@@ -82,9 +84,12 @@ async def _handle_v1(request: web.Request, *, user_endpoint: bool) -> web.Respon
             query_method=envelope.query_method if envelope else None,
             resource_id=resource_id or None,
             resource_type=resource_type or None,
-            user=user.email if user else None,
+            user=caller.user.email if caller else None,
             status=http_status,
             outcome=outcome,
+            auth=caller.auth if caller else None,
+            key_hash=caller.api_key.key_hash if caller and caller.api_key else None,
+            fault=request.get(FAULT_ID),
         )
     )
     return web.json_response(answer, status=http_status)
@@ -101,16 +106,16 @@ async def v1_resource(request: web.Request) -> web.Response:
 async def v2_any(request: web.Request) -> web.StreamResponse:
     store, body = request.app[STORE], await request.read()
     path = request.match_info["tail"].rstrip("/")
-    user: User | None = None
+    caller: Caller | None = None
     outcome = "ok"
     response: web.StreamResponse
     try:
         # The signature covers the request target exactly as sent (`+` for spaces, original order).
-        user = authenticate_v2(store, request.method, request.raw_path, request.headers, body)
+        caller = authenticate_v2(store, request.method, request.raw_path, request.headers, body)
         route, params = v2.resolve(request.method, path)
         call = v2.V2Call(
             store=store,
-            user=user,
+            user=caller.user,
             params=params,
             query=request.query,
             query_lists={k: request.query.getall(k) for k in request.query},
@@ -137,19 +142,62 @@ async def v2_any(request: web.Request) -> web.StreamResponse:
             query_method=None,
             resource_id=resource_id,
             resource_type=resource_type,
-            user=user.email if user else None,
+            user=caller.user.email if caller else None,
             status=response.status,
             outcome=outcome,
+            auth=caller.auth if caller else None,
+            fault=request.get(FAULT_ID),
         )
     )
     return response
 
 
+V2_PREFIX = "/v2/public/"
+
+
+async def _request_facts(request: web.Request) -> RequestFacts | None:
+    """What faults match on, for v1/v2 calls only (never the control API); None for other paths."""
+    if request.path in ("/public", "/public/user"):
+        try:
+            envelope: v1.Envelope | None = v1.Envelope.parse(json.loads(await request.read()))
+        except (ApiError, ValueError):
+            envelope = None
+        return RequestFacts(
+            api="v1",
+            method=request.method,
+            path=request.path,
+            query_type=envelope.query_type if envelope else None,
+            query_method=envelope.query_method if envelope else None,
+            resource_id=request.headers.get("ResourceID") or None,
+            resource_type=request.headers.get("ResourceType") or None,
+        )
+    if request.path.startswith(V2_PREFIX):
+        resource_type, resource_id = v2.route_params(request.method, request.path[len(V2_PREFIX) :].rstrip("/"))
+        return RequestFacts("v2", request.method, request.path, None, None, resource_id, resource_type)
+    return None
+
+
+@web.middleware
+async def inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Faults apply before authentication, so they also model failures of the infrastructure in front of Encord."""
+    table = request.app[FAULTS]
+    if not table:
+        return await handler(request)
+    facts = await _request_facts(request)
+    fault = table.take(facts) if facts is not None else None
+    if fault is None or facts is None:
+        return await handler(request)
+    response = await faults.apply(request, table, fault, facts, request.app[REQUEST_LOG])
+    return response if response is not None else await handler(request)
+
+
 def create_app(state_path: Path | None = None) -> web.Application:
     """The sandbox application; state is loaded from and saved to `state_path` when given."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[inject_faults])
     app[STORE] = Store(state_path)
     app[REQUEST_LOG] = RequestLog()
+    app[FAULTS] = FaultTable()
+    app.on_shutdown.append(app[FAULTS].on_shutdown)
     app.router.add_post("/public", v1_resource)
     app.router.add_post("/public/user", v1_user)
     app.router.add_route("*", "/v2/public/{tail:.*}", v2_any)

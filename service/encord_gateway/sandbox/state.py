@@ -1,4 +1,4 @@
-"""The sandbox's data model (users, projects, datasets, ontologies) and its optional JSON persistence."""
+"""The sandbox's data model (users, projects, datasets, ontologies, API keys) and its optional JSON persistence."""
 
 from __future__ import annotations
 
@@ -88,6 +88,27 @@ class Project(Resource):
     workflow_stages: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass(kw_only=True)
+class ApiKey:
+    """A legacy resource API key (§5.12). Only SHA-256 digests of its secrets are kept, never the secrets.
+
+    A master key (K-03/K-06) may hold several secrets: Encord hands the same string back on every
+    get-or-create, which a store of digests cannot do, so each repeat issues one more secret for the
+    same key and the earlier ones stay valid.
+    """
+
+    key_hash: str
+    resource_type: Literal["project", "dataset"]
+    resource_hash: str
+    title: str
+    scopes: list[str]
+    creator: str
+    master: bool
+    secret_digests: list[str]
+    hint: str
+    created_at: datetime
+
+
 R = TypeVar("R", bound=Resource)
 
 _KINDS: dict[str, type[Resource]] = {"project": Project, "dataset": Dataset, "ontology": Ontology}
@@ -124,6 +145,8 @@ class Store:
         self.projects: dict[str, Project] = {}
         self.datasets: dict[str, Dataset] = {}
         self.ontologies: dict[str, Ontology] = {}
+        self.api_keys: dict[str, ApiKey] = {}
+        self._key_by_digest: dict[str, ApiKey] = {}
         self._dirty = False
         if path is not None and path.exists():
             self._load(path)
@@ -150,6 +173,30 @@ class Store:
         self.tokens[token] = email
         self._dirty = True
         return token
+
+    # ---- API keys -------------------------------------------------------------------------
+
+    def add_api_key(self, key: ApiKey) -> ApiKey:
+        self.api_keys[key.key_hash] = key
+        for digest in key.secret_digests:
+            self._key_by_digest[digest] = key
+        self._dirty = True
+        return key
+
+    def add_api_key_secret(self, key: ApiKey, digest: str, hint: str) -> None:
+        key.secret_digests.append(digest)
+        key.hint = hint
+        self._key_by_digest[digest] = key
+        self._dirty = True
+
+    def api_key_by_digest(self, digest: str) -> ApiKey | None:
+        return self._key_by_digest.get(digest)
+
+    def api_keys_of(self, resource_hash: str) -> list[ApiKey]:
+        """The keys of one resource, oldest first."""
+        keys = [k for k in self.api_keys.values() if k.resource_hash == resource_hash]
+        keys.sort(key=lambda k: (k.created_at, k.key_hash))
+        return keys
 
     # ---- resources ------------------------------------------------------------------------
 
@@ -207,6 +254,7 @@ class Store:
             "projects": [_to_json(p) for p in self.projects.values()],
             "datasets": [_to_json(d) for d in self.datasets.values()],
             "ontologies": [_to_json(o) for o in self.ontologies.values()],
+            "api_keys": [_to_json(k) for k in self.api_keys.values()],
         }
 
     def _save(self, path: Path) -> None:
@@ -243,4 +291,6 @@ class Store:
             self.add(_from_json(Dataset, d))
         for o in raw.get("ontologies", []):
             self.add(_from_json(Ontology, o))
+        for k in raw.get("api_keys", []):  # absent in state files written before API keys existed
+            self.add_api_key(_from_json(ApiKey, k))
         self._dirty = False
