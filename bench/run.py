@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import credential_cost  # bench/ is on sys.path when this file runs as a script
 import grpc
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway.upstream.signing import (
@@ -610,6 +611,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in results if r.errors]
     for r in failed:
         print(f"ERRORS ({r.name}): {r.errors} failed calls, first: {r.first_error}")
+    print()
+    print(credential_cost.render(credential_cost.measure()))
     cores = os.cpu_count()
     print(
         f"\n{profile.duration:.0f} s or {profile.max_calls} calls per phase; async phases {ASYNC_CONCURRENCY} in flight, "
