@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import signal
@@ -245,7 +246,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         build_parser().print_help()
         return 2
-    return int(handler(args))
+    code = int(handler(args))
+    return _audit_cli_action(args, code)
+
+
+# Administration done from the command line is audited like the admin API's; reads are not.
+AUDITED_GROUPS = {"vault": "vault_command", "token": "token_command", "caller": "caller_command"}
+READ_ONLY_COMMANDS = frozenset({"list", "show", "status", "list-credentials"})
+
+
+def _audit_cli_action(args: argparse.Namespace, code: int) -> int:
+    subcommand_attribute = AUDITED_GROUPS.get(args.command)
+    subcommand = getattr(args, subcommand_attribute, None) if subcommand_attribute else None
+    if subcommand is None or subcommand in READ_ONLY_COMMANDS:
+        return code
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is None and getattr(args, "vault_dir", None) is not None:
+        data_dir = args.vault_dir.parent  # --vault-dir is <data dir>/vault
+    if data_dir is None:
+        data_dir = Settings.from_env().data_dir
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    event = {
+        "type": "admin",
+        "caller": f"cli:{user}",
+        "operation": f"cli {args.command} {subcommand}",
+        "outcome": "OK" if code == 0 else "FAILED",
+    }
+    if getattr(args, "org", None):
+        event["organisation"] = args.org
+    try:
+        with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
+            audit.append(event)
+    except (VaultError, OSError) as exc:
+        print(
+            f"encord-gateway: the action was carried out, but its audit event was not written: {exc}", file=sys.stderr
+        )
+        return code or 1
+    return code
 
 
 if __name__ == "__main__":

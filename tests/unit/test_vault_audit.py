@@ -176,3 +176,26 @@ def test_refuses_a_readable_audit_file_naming_it_and_the_fix(log_path: Path, nam
 def test_bad_failure_mode_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="failure mode"):
         AuditLog(tmp_path / "audit.log", failure_mode="maybe")
+
+
+def _append_many(path: str, count: int) -> None:
+    with AuditLog(Path(path)) as log:
+        for index in range(count):
+            log.append({"type": "admin", "operation": f"op{index}"})
+
+
+def test_several_processes_appending_to_one_log_keep_one_intact_chain(tmp_path: Path) -> None:
+    """A CLI command beside a running gateway must not fork the chain."""
+    import multiprocessing
+
+    directory = tmp_path / "audit"
+    directory.mkdir(mode=0o700)
+    path = directory / "audit.log"
+    writers = [multiprocessing.Process(target=_append_many, args=(str(path), 50)) for _ in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(30)
+        assert writer.exitcode == 0
+    assert verify(path) == (True, None)
+    assert len(path.read_text().splitlines()) == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import hmac
 import json
@@ -10,7 +12,7 @@ import os
 import queue
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -152,6 +154,7 @@ class AuditLog:
         self._fd: int | None = None
         self._seq = 0
         self._prev = GENESIS
+        self._size = -2  # the log's size after our last write; another size means another writer
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
 
@@ -245,18 +248,9 @@ class AuditLog:
     def _write(self, batch: list[_Pending]) -> None:
         try:
             fd = self._open()
-            lines, seq, prev = [], self._seq, self._prev
-            for pending in batch:
-                seq += 1
-                entry = {"seq": seq, "time": datetime.now(UTC).isoformat(), "event": pending.event, "prev": prev}
-                prev = _chain_hash(self._chain_key, entry)
-                lines.append(_canonical({**entry, "hash": prev}) + b"\n")
-            data = b"".join(lines)
-            written = 0
-            while written < len(data):
-                written += os.write(fd, data[written:])
-            os.fsync(fd)
-            self._seq, self._prev = seq, prev
+            with _exclusive(fd):
+                self._catch_up(fd)
+                self._append(fd, batch)
         except OSError as exc:
             # Re-read the file's tail on the next attempt: a partial write may have happened.
             if self._fd is not None:
@@ -269,22 +263,53 @@ class AuditLog:
         for pending in batch:
             pending.done.set()
 
+    def _catch_up(self, fd: int) -> None:
+        """Another process (the CLI beside a running gateway) may have appended: chain onto its last line."""
+        info = os.fstat(fd)
+        if stat.S_ISREG(info.st_mode) and info.st_size != self._size:
+            self._seq, self._prev, torn = _tail_state(self.path)
+            if torn:
+                os.write(fd, b"\n")
+
+    def _append(self, fd: int, batch: list[_Pending]) -> None:
+        lines, seq, prev = [], self._seq, self._prev
+        for pending in batch:
+            seq += 1
+            entry = {"seq": seq, "time": datetime.now(UTC).isoformat(), "event": pending.event, "prev": prev}
+            prev = _chain_hash(self._chain_key, entry)
+            lines.append(_canonical({**entry, "hash": prev}) + b"\n")
+        data = b"".join(lines)
+        written = 0
+        while written < len(data):
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+        self._seq, self._prev = seq, prev
+        info = os.fstat(fd)
+        self._size = info.st_size if stat.S_ISREG(info.st_mode) else -1
+
     def _open(self) -> int:
         if self._fd is not None:
             return self._fd
         # Opening happens here, in the writer thread: a sink that blocks on open (a FIFO nobody
         # reads, a hung network mount) stalls this thread only, and appends time out.
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            if stat.S_ISREG(os.fstat(fd).st_mode):
-                self._seq, self._prev, torn = _tail_state(self.path)
-                if torn:  # a crash cut the last line short: end it, so it stays one (bad) line
-                    os.write(fd, b"\n")
-        except BaseException:
-            os.close(fd)
-            raise
+        self._size = -2  # unknown: the first write under the lock reads the tail (and ends a torn line)
         self._fd = fd
         return fd
+
+
+@contextlib.contextmanager
+def _exclusive(fd: int) -> Iterator[None]:
+    """An advisory lock on the log, so that processes appending to one file keep one chain."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:  # FIFOs and some network mounts do not lock; a lone writer needs no lock
+        yield
+        return
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _tail_state(path: Path) -> tuple[int, str, bool]:
