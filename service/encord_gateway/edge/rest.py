@@ -12,11 +12,12 @@ from typing import Any
 
 import grpc
 from aiohttp import web
+from google.api import field_behavior_pb2
 from google.protobuf import descriptor, json_format, message
 
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
-from ..operations.descriptors import FieldDescriptor, MessageDescriptor
+from ..operations.descriptors import FieldDescriptor, MessageDescriptor, option
 from .chain import CallChain, Peer
 from .status import http_status
 from .tls import peer_from_der
@@ -36,6 +37,11 @@ def _field_for(msg_descriptor: MessageDescriptor, name: str) -> FieldDescriptor 
     if field is None:
         field = next((f for f in msg_descriptor.fields if f.json_name == name), None)
     return field
+
+
+def _is_secret(field: FieldDescriptor) -> bool:
+    """INPUT_ONLY fields carry key material (private keys, API keys): never echo their values."""
+    return field_behavior_pb2.INPUT_ONLY in option(field.GetOptions(), field_behavior_pb2.field_behavior)
 
 
 def _query_value(field: FieldDescriptor, text: str) -> Any:
@@ -94,9 +100,13 @@ def _parse(spec: OperationSpec, fields: dict[str, Any]) -> message.Message:
         try:
             json_format.ParseDict({name: value}, spec.request_class())
         except json_format.ParseError as exc:
-            reason = (
-                "is not a field of " + spec.request_class.DESCRIPTOR.name if "no field named" in str(exc) else str(exc)
-            )
+            field = _field_for(spec.request_class.DESCRIPTOR, name)
+            if field is None:
+                reason = "is not a field of " + spec.request_class.DESCRIPTOR.name
+            elif _is_secret(field):
+                reason = "has the wrong type (the value is not repeated here: it is a secret)"
+            else:
+                reason = str(exc)
             violations.append((name, reason))
     raise invalid_argument(violations or [("(request)", "cannot be read as " + spec.request_class.DESCRIPTOR.name)])
 
