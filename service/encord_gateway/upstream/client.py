@@ -58,6 +58,11 @@ class UpstreamClient:
         connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
         # auto_decompress keeps gzip transparent; no cookie jar: Encord is stateless per request.
         self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        # aiohttp silently resends an idempotent request once when a pooled connection drops; that
+        # would bypass our attempt limit, deadline and metrics (and double the calls Encord sees).
+        # Our own retry handles connection errors for reads, so switch the hidden one off.
+        if hasattr(self._session, "_retry_connection"):
+            self._session._retry_connection = False
 
     async def close(self) -> None:
         if self._session is not None:
@@ -206,14 +211,17 @@ class UpstreamClient:
                     message = found if isinstance(found, str) else None
                 raise errors.from_http_status(status, message, label=call.label, retry_after=retry_after)
             return body
-        # v1: the envelope decides, whatever the HTTP status (§2.5).
+        # v1: the envelope decides (§2.5), except that a server error (5xx) stays
+        # transient whatever it carries, so reads are retried as the SDK retries them (§4.2).
+        if status >= 500:
+            code = _v1_code(body)
+            raise errors.from_http_status(status, code, label=call.label, retry_after=retry_after)
         if not isinstance(body, dict) or "status" not in body:
             if status >= 300:
                 raise errors.from_http_status(status, None, label=call.label, retry_after=retry_after)
             raise errors.malformed("no v1 envelope", label=call.label, http_status=status)
         if body["status"] != 200:
-            response = body.get("response")
-            code = response[0] if isinstance(response, list) and response and isinstance(response[0], str) else None
+            code = _v1_code(body)
             if code is None:
                 raise errors.malformed("error envelope without a code", label=call.label, http_status=status)
             raise errors.from_v1_code(code, body.get("payload"), label=call.label)
@@ -222,3 +230,11 @@ class UpstreamClient:
             # The SDK reads an empty single-object answer as "not found" (§2.5 point 5).
             raise errors.from_v1_code("RESOURCE_NOT_FOUND_ERROR", None, label=call.label)
         return result
+
+
+def _v1_code(body: Any) -> str | None:
+    """The error code of a v1 envelope (`response: ["<CODE>"]`), if the body is one."""
+    response = body.get("response") if isinstance(body, dict) else None
+    if isinstance(response, list) and response and isinstance(response[0], str):
+        return response[0]
+    return None
