@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -50,8 +51,13 @@ def grpcurl_path() -> str:
     return found
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False)
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30.0, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`encord-gateway ARGS...` in a subprocess (`input` is its standard input)."""
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False, input=input
+    )
 
 
 def stop_process(
@@ -80,9 +86,15 @@ class HttpReply:
 
 
 def http(
-    method: str, url: str, *, body: Any = None, raw: bytes | None = None, headers: dict[str, str] | None = None
+    method: str,
+    url: str,
+    *,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> HttpReply:
-    """One HTTP exchange; non-2xx answers are returned, not raised."""
+    """One HTTP exchange (`context`: TLS settings for https); non-2xx answers are returned, not raised."""
     data = raw if raw is not None else (json.dumps(body).encode("utf-8") if body is not None else None)
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
@@ -90,7 +102,7 @@ def http(
     for name, value in (headers or {}).items():
         request.add_header(name, value)
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
+        with urllib.request.urlopen(request, timeout=15, context=context) as response:
             return HttpReply(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
     except urllib.error.HTTPError as error:
         return HttpReply(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
@@ -150,13 +162,13 @@ class GatewayProcess:
         return stop_process(self.process)
 
 
-def _wait_ready(metrics_base: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_ready(metrics_base: str, process: subprocess.Popen[bytes], log_path: Path, probe: str = "/readyz") -> None:
     deadline = time.monotonic() + GATEWAY_STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gateway exited with {process.returncode}:\n{log_path.read_text(errors='replace')}")
         try:
-            with urllib.request.urlopen(metrics_base + "/readyz", timeout=1) as response:
+            with urllib.request.urlopen(metrics_base + probe, timeout=1) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -178,8 +190,13 @@ class Tenant:
         return (("authorization", f"Bearer {self.token}"),)
 
 
-def add_organisation(sandbox: Sandbox, directory: Path, data_dir: Path, organisation: str) -> Tenant:
-    """What an operator does: register a key with Encord, `vault add-org-key` it, `token issue` a caller."""
+def add_organisation(
+    sandbox: Sandbox, directory: Path, data_dir: Path, organisation: str, env: dict[str, str] | None = None
+) -> Tenant:
+    """What an operator does: register a key with Encord, `vault add-org-key` it, `token issue` a caller.
+
+    `env` is the CLI's whole environment (e.g. with ENCORD_GATEWAY_VAULT_KEK_SOURCE=env and its KEK).
+    """
     user = sandbox.new_user()
     key_file = directory / f"{organisation}.key"
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -187,7 +204,7 @@ def add_organisation(sandbox: Sandbox, directory: Path, data_dir: Path, organisa
         handle.write(user.openssh)
     vault_dir = str(data_dir / "vault")
     added = run_cli(
-        "vault", "add-org-key", "--org", organisation, "--key-file", str(key_file), "--vault-dir", vault_dir
+        "vault", "add-org-key", "--org", organisation, "--key-file", str(key_file), "--vault-dir", vault_dir, env=env
     )
     assert added.returncode == 0, added.stderr
     assert user.public_key_hex in added.stdout, added.stdout
@@ -195,7 +212,7 @@ def add_organisation(sandbox: Sandbox, directory: Path, data_dir: Path, organisa
     key_file.unlink()  # the vault holds it now
 
     issued = run_cli(
-        "token", "issue", "--org", organisation, "--caller", f"svc-{organisation}", "--data-dir", str(data_dir)
+        "token", "issue", "--org", organisation, "--caller", f"svc-{organisation}", "--data-dir", str(data_dir), env=env
     )
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.splitlines()[0].strip()
@@ -219,15 +236,34 @@ def start_gateway(
     names = [organisation or f"org-{uuid.uuid4().hex[:8]}"]
     names += [f"org-{uuid.uuid4().hex[:8]}" for _ in range(extra_organisations)]
     tenants = [add_organisation(sandbox, directory, data_dir, name) for name in names]
-    organisation, user, token = tenants[0].organisation, tenants[0].user, tenants[0].token
+    return launch_gateway(upstream or sandbox.url, directory, data_dir, tenants)
 
+
+def launch_gateway(
+    upstream: str,
+    directory: Path,
+    data_dir: Path,
+    tenants: list[Tenant],
+    *,
+    env: dict[str, str | None] | None = None,
+    wait: str = "ready",
+    tls: bool = False,
+) -> GatewayProcess:
+    """Start `serve` on an already prepared data directory (again, after a stop: new ports, same state).
+
+    `env` adds (or, with None, removes) environment variables of the gateway process; `wait` is
+    "ready" (/readyz answers 200) or "live" (/healthz answers 200, e.g. for a sealed vault); `tls`
+    only changes the REST scheme (the TLS files come through `env`).
+    """
+    assert tenants, "a gateway needs at least one organisation"
+    organisation, user, token = tenants[0].organisation, tenants[0].user, tenants[0].token
     grpc_port, rest_port, metrics_port = pick_free_port(), pick_free_port(), pick_free_port()
     log_path = directory / "gateway.log"
     command = [
         *CLI,
         "serve",
         "--upstream",
-        upstream or sandbox.url,
+        upstream,
         "--data-dir",
         str(data_dir),
         "--grpc-port",
@@ -237,11 +273,19 @@ def start_gateway(
         "--metrics-port",
         str(metrics_port),
     ]
+    process_env: dict[str, str] | None = None
+    if env:
+        process_env = dict(os.environ)
+        for name, value in env.items():
+            if value is None:
+                process_env.pop(name, None)
+            else:
+                process_env[name] = value
     with log_path.open("ab") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=directory)
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=directory, env=process_env)
     gateway = GatewayProcess(
         grpc_target=f"127.0.0.1:{grpc_port}",
-        rest_url=f"http://127.0.0.1:{rest_port}",
+        rest_url=f"{'https' if tls else 'http'}://127.0.0.1:{rest_port}",
         metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
         token=token,
         organisation=organisation,
@@ -250,14 +294,122 @@ def start_gateway(
         data_dir=data_dir,
         log_path=log_path,
         process=process,
-        tenants=tenants,
+        tenants=list(tenants),
     )
     try:
-        _wait_ready(f"http://127.0.0.1:{metrics_port}", process, log_path)
+        _wait_ready(f"http://127.0.0.1:{metrics_port}", process, log_path, "/healthz" if wait == "live" else "/readyz")
     except BaseException:
         gateway.stop()
         raise
     return gateway
+
+
+@dataclass(frozen=True)
+class ErrorDetails:
+    """What a caller can read from a failed call: the status and its google.rpc details, from gRPC or REST."""
+
+    code: str  # the gRPC code's name, e.g. "PERMISSION_DENIED"
+    message: str
+    reason: str  # ErrorInfo.reason ("" without an ErrorInfo)
+    domain: str
+    metadata: dict[str, str]
+    retry_delay: float | None  # RetryInfo.retry_delay in seconds, when present
+    fields: tuple[str, ...]  # BadRequest field violations
+
+
+def grpc_error_details(error: grpc.RpcError) -> ErrorDetails:
+    """The google.rpc.Status a gRPC call failed with (from its grpc-status-details-bin trailer)."""
+    from google.rpc import error_details_pb2
+    from grpc_status import rpc_status
+
+    status = rpc_status.from_call(error)
+    code = error.code().name
+    reason, domain, metadata, delay, fields = "", "", {}, None, ()
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason, domain, metadata = info.reason, info.domain, dict(info.metadata)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            delay = retry.retry_delay.ToTimedelta().total_seconds()
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            fields = tuple(v.field for v in bad.field_violations)
+    message = status.message if status is not None else (error.details() or "")
+    return ErrorDetails(code, message, reason, domain, metadata, delay, fields)
+
+
+def rest_error_details(reply: HttpReply) -> ErrorDetails:
+    """The google.rpc.Status JSON a REST call failed with."""
+    body = reply.json()
+    assert isinstance(body, dict), reply
+    code = grpc.StatusCode(next(c.value for c in grpc.StatusCode if c.value[0] == body.get("code"))).name
+    reason, domain, metadata, delay, fields = "", "", {}, None, ()
+    for detail in body.get("details", []):
+        kind = detail.get("@type", "")
+        if kind.endswith("google.rpc.ErrorInfo"):
+            reason, domain, metadata = detail.get("reason", ""), detail.get("domain", ""), detail.get("metadata", {})
+        elif kind.endswith("google.rpc.RetryInfo"):
+            delay = float(str(detail.get("retry_delay", "0s")).rstrip("s"))
+        elif kind.endswith("google.rpc.BadRequest"):
+            fields = tuple(v.get("field", "") for v in detail.get("field_violations", []))
+    return ErrorDetails(code, body.get("message", ""), reason, domain, metadata, delay, fields)
+
+
+@dataclass(frozen=True)
+class GatewayKit:
+    """Building blocks for tests that prepare gateways themselves: module-scoped, restarted, sealed, under mTLS.
+
+    Everything an operator does goes through the CLI, like `add_organisation` does.
+    """
+
+    sandbox: Sandbox
+
+    def start(self, directory: Path, extra_organisations: int = 0) -> GatewayProcess:
+        return start_gateway(self.sandbox, directory, extra_organisations=extra_organisations)
+
+    def add_organisation(
+        self, directory: Path, data_dir: Path, organisation: str | None = None, env: dict[str, str] | None = None
+    ) -> Tenant:
+        name = organisation or f"org-{uuid.uuid4().hex[:8]}"
+        return add_organisation(self.sandbox, directory, data_dir, name, env)
+
+    def launch(self, directory: Path, data_dir: Path, tenants: list[Tenant], **options: Any) -> GatewayProcess:
+        return launch_gateway(self.sandbox.url, directory, data_dir, tenants, **options)
+
+    @staticmethod
+    def cli(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> str:
+        """Run the CLI, require success, return its standard output."""
+        result = run_cli(*args, env=env, input=input)
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+        return result.stdout
+
+    def create_caller(self, data_dir: Path, name: str, policy: dict[str, Any]) -> None:
+        """`caller create --name NAME --policy-file -` with the policy on standard input."""
+        self.cli("caller", "create", "--name", name, "--policy-file", "-", "--data-dir", str(data_dir),
+                 input=json.dumps(policy))  # fmt: skip
+
+    @staticmethod
+    def issue_token(data_dir: Path, caller: str, *extra: str) -> tuple[str, str]:
+        """`token issue --caller CALLER [extra flags]`: (token, token id)."""
+        result = run_cli("token", "issue", "--caller", caller, "--data-dir", str(data_dir), *extra)
+        assert result.returncode == 0, result.stderr
+        token_id = next(word for word in result.stderr.split() if word.startswith("tok_"))
+        return result.stdout.splitlines()[0].strip(), token_id
+
+    http = staticmethod(http)
+    run_cli = staticmethod(run_cli)
+    stop = staticmethod(stop_process)
+    grpc_error = staticmethod(grpc_error_details)
+    rest_error = staticmethod(rest_error_details)
+
+
+@pytest.fixture(scope="session")
+def gateway_kit(sandbox: Sandbox) -> GatewayKit:
+    return GatewayKit(sandbox)
 
 
 @pytest.fixture(scope="session")

@@ -47,9 +47,8 @@ def choose_organisation(caller: str, policy: Policy, metadata: Mapping[str, str]
         return organisations[0]
     if not organisations:
         raise denied(f"caller {caller!r} has no grants")
-    raise invalid_argument(
-        [(ORGANISATION_HEADER, f"caller acts for several organisations; name one in the {ORGANISATION_HEADER} header")]
-    )
+    which = "any organisation" if "*" in organisations else "several organisations"
+    raise invalid_argument([(ORGANISATION_HEADER, f"caller may act for {which}; name one in this header")])
 
 
 def _values(request: message.Message, field: str) -> list[str]:

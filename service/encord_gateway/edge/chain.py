@@ -162,9 +162,13 @@ class CallChain:
             self._metrics.handling_seconds.labels(*labels).observe(time.perf_counter() - started)
 
     async def _admin(self, spec: OperationSpec, request: message.Message, caller: CallerIdentity) -> Outcome:
-        organisation = authorize_admin(caller.name, caller.policy, spec, request)
-        handler = self._admin_handlers[spec.full_name]
         event: dict[str, Any] = {"type": "admin", "caller": caller.name, "operation": spec.full_name}
+        try:
+            organisation = authorize_admin(caller.name, caller.policy, spec, request)
+        except GatewayError as error:
+            await self._record({**event, "type": "access_denied", "outcome": error.reason})
+            raise
+        handler = self._admin_handlers[spec.full_name]
         if organisation:
             event["organisation"] = organisation
         try:

@@ -63,7 +63,7 @@ class Metrics:
         )
         self.credential_uses = Counter(
             "encord_gateway_credential_uses_total",
-            "Upstream calls by the kind of credential that signed them (ssh_key or api_key) and outcome.",
+            "Upstream calls by the kind of credential that signed them (org_ssh_key or resource_api_key) and outcome.",
             ["kind", "grpc_code"],
             registry=self.registry,
         )

@@ -12,12 +12,13 @@ import grpc
 from google.protobuf import message
 
 from ..errors import GatewayError
-from ..vault.credentials import ApiKeyCredential, OrgKeyInfo
+from ..vault.credentials import KIND_ORG_SSH_KEY, KIND_RESOURCE_API_KEY, ApiKeyCredential, OrgKeyInfo
 from ..vault.errors import CredentialNotFoundError, SealedError, VaultError
 from .signing import Signer
 
-KIND_SSH_KEY = "ssh_key"
-KIND_API_KEY = "api_key"
+# The vault's names for the two kinds, so audit, metrics and the admin API agree.
+KIND_SSH_KEY = KIND_ORG_SSH_KEY
+KIND_API_KEY = KIND_RESOURCE_API_KEY
 RESOLUTION_TTL_SECONDS = 30.0
 """How long a resolved credential is reused before the vault is asked again: bounds how long another
 replica's rotation or revocation can go unnoticed here (this replica's own changes call forget())."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import importlib.util
 import json
 import logging
 import secrets
@@ -122,11 +123,18 @@ def _parse_private_key(text: bytes, passphrase: bytes | None) -> Ed25519PrivateK
             except KeyFormatError:
                 pass
     except UnsupportedAlgorithm:
-        # cryptography decrypts OpenSSH keys (bcrypt-pbkdf) only when the bcrypt package is present.
-        raise InvalidKeyError(
-            "this passphrase-protected key needs the 'bcrypt' package, which is not installed"
-        ) from None
+        # cryptography decrypts OpenSSH keys (bcrypt-pbkdf) only when the bcrypt package is present;
+        # any other unsupported algorithm is a damaged or foreign key, not a missing package.
+        if key_is_encrypted(text) and not _bcrypt_available():
+            raise InvalidKeyError(
+                "this passphrase-protected key needs the 'bcrypt' package, which is not installed"
+            ) from None
+        raise InvalidKeyError("cannot load private key: unreadable or unsupported key (Ed25519 expected)") from None
     raise InvalidKeyError(failure)
+
+
+def _bcrypt_available() -> bool:
+    return importlib.util.find_spec("bcrypt") is not None
 
 
 RESOURCE_SCOPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
