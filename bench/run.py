@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import sys
@@ -82,6 +83,10 @@ except ImportError:  # pragma: no cover - a fresh checkout without `make proto`
 
 ORGANISATION = "bench"
 CALLER = "bench-runner"
+BENCH_POLICY = {
+    "grants": [{"organisation": ORGANISATION, "resources": ["*"], "rights": ["read", "write"]}],
+    "limits": {"requests_per_second": 1_000_000, "burst": 1_000_000, "max_concurrent": 10_000},
+}
 USER_EMAIL = "bench@encord-gateway.local"
 SERVICE = "encord.gateway.v1.ProjectService"
 ASYNC_CONCURRENCY = 64
@@ -563,7 +568,12 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         key_file.unlink()  # the vault has it now
-        issued = run_cli(["token", "issue", "--org", ORGANISATION, "--caller", CALLER, "--data-dir", str(data_dir)])
+        # The load generator is one caller making thousands of calls a second: give it limits far above
+        # the defaults (200/s), or the benchmark would measure the rate limiter instead of the gateway.
+        policy_file = workdir / "bench-policy.json"
+        policy_file.write_text(json.dumps(BENCH_POLICY))
+        run_cli(["caller", "create", "--name", CALLER, "--policy-file", str(policy_file), "--data-dir", str(data_dir)])
+        issued = run_cli(["token", "issue", "--caller", CALLER, "--data-dir", str(data_dir)])
         token = issued.splitlines()[0].strip() if issued.strip() else ""
         if not token:
             raise StackError("`token issue` printed no token")
