@@ -19,6 +19,7 @@ from .access import commands as access_commands
 from .access.errors import AccessError
 from .access.policy import parse_policy
 from .access.tokens import TokenStore
+from .admin import commands as admin_commands
 from .app import Endpoints, Gateway
 from .config import Settings
 from .vault import Vault, VaultError
@@ -215,7 +216,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.add_argument("--state", type=Path, help="JSON file that keeps the sandbox's state across restarts")
 
-    vault_commands.register(commands)
+    vault_group = vault_commands.register(commands)
+    admin_commands.register_vault_rotation(vault_group)
     vault_commands.register_audit(commands)
     access_commands.register(commands)
     return parser

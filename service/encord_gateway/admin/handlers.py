@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -17,20 +16,18 @@ from google.protobuf import json_format, message, timestamp_pb2
 
 from .._generated.encord.gateway.admin.v1 import callers_pb2 as callers
 from .._generated.encord.gateway.admin.v1 import credentials_pb2 as creds
-from .._generated.encord.gateway.v1 import projects_pb2
 from ..access.policy import Policy, parse_policy
 from ..access.tokens import CallerInfo, TokenInfo, TokenStore
 from ..edge.chain import AdminCall, AdminHandler
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
 from ..upstream.client import UpstreamClient
-from ..upstream.credentials import KIND_SSH_KEY, Credential, CredentialResolver
+from ..upstream.credentials import CredentialResolver
 from ..vault.credentials import CredentialInfo, Vault, VaultStatus
 from .errors import as_gateway_error
+from .rotation import rotate_org_key
 
 T = TypeVar("T")
-CANARY_OPERATION = "encord.gateway.v1.ProjectService.ListProjects"
-CANARY_TIMEOUT_SECONDS = 20.0
 MAX_AUDIT_EVENTS = 1000
 
 
@@ -159,50 +156,27 @@ class AdminService:
     async def rotate_organisation_key(
         self, request: creds.RotateOrganisationKeyRequest, call: AdminCall
     ) -> creds.RotateOrganisationKeyResponse:
-        organisation = request.organisation
-        old = await self._run(self._vault.signer_for_org, organisation)
-        new = await self._run(
-            self._vault.begin_org_key_rotation,
-            organisation,
-            request.private_key.encode("utf-8"),
-            request.passphrase.encode("utf-8") or None,
-        )
         try:
-            await self._canary(new.credential_id)
-        except GatewayError as error:
-            await self._run(self._vault.abort_org_key_rotation, organisation)
-            raise GatewayError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f"the new key failed its canary call to Encord ({error.reason}: {error.message}); "
-                "the old key stays active",
-                reason="CANARY_FAILED",
-                metadata={"upstream_reason": error.reason},
-            ) from None
-        await self._run(self._vault.complete_org_key_rotation, organisation)
-        self._changed(organisation)
-        retired = next(
-            (
-                info
-                for info in (await self._run(self._vault.list_credentials, organisation, 1000)).credentials
-                if info.public_key_hex == old.public_key_hex
-            ),
-            None,
-        )
-        response = creds.RotateOrganisationKeyResponse(
-            new_credential=credential_message(await self._run(self._credential, new.credential_id))
-        )
-        if retired is not None:
-            response.retired_credential.CopyFrom(credential_message(retired))
+            result = await rotate_org_key(
+                self._vault,
+                self._upstream,
+                self._specs,
+                request.organisation,
+                request.private_key.encode("utf-8"),
+                request.passphrase.encode("utf-8") or None,
+            )
+        except GatewayError:
+            raise
+        except Exception as exc:
+            mapped = as_gateway_error(exc)
+            if mapped is None:
+                raise
+            raise mapped from None
+        self._changed(request.organisation)
+        response = creds.RotateOrganisationKeyResponse(new_credential=credential_message(result.new))
+        if result.retired is not None:
+            response.retired_credential.CopyFrom(credential_message(result.retired))
         return response
-
-    async def _canary(self, credential_id: str) -> None:
-        """One cheap authenticated read signed by the new key: proves Encord accepts it."""
-        signer = await self._run(self._vault.signer_for_credential, credential_id)
-        spec = self._specs[CANARY_OPERATION]
-        assert spec.plan is not None
-        call = spec.plan.wire_call(projects_pb2.ListProjectsRequest())
-        credential = Credential(KIND_SSH_KEY, credential_id, signer=signer)
-        await self._upstream.send(call, credential, time.monotonic() + CANARY_TIMEOUT_SECONDS)
 
     async def register_resource_api_key(
         self, request: creds.RegisterResourceApiKeyRequest, call: AdminCall

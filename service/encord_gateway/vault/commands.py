@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import collections
 import getpass
 import os
 import sqlite3
@@ -39,8 +40,8 @@ def vault_dir(explicit: Path | None = None) -> Path:
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
-def register(subparsers: Subparsers) -> None:
-    """Add the `vault` commands; each sets `func(args) -> exit code`."""
+def register(subparsers: Subparsers) -> Subparsers:
+    """Add the `vault` commands; each sets `func(args) -> exit code`. Returns the group, for additions."""
     vault = subparsers.add_parser("vault", help="manage the credential vault")
     commands = vault.add_subparsers(dest="vault_command", metavar="COMMAND", required=True)
 
@@ -100,10 +101,11 @@ def register(subparsers: Subparsers) -> None:
     api_key.add_argument("--key-file", default="-", help="file holding the key (default: standard input)")
     _vault_dir_argument(api_key)
     api_key.set_defaults(func=_add_api_key)
+    return commands
 
 
 def register_audit(subparsers: Subparsers) -> None:
-    """Add `audit verify [PATH]` and `audit hash VALUE`; each sets `func(args) -> exit code`."""
+    """Add `audit verify [PATH]`, `audit list` and `audit hash VALUE`; each sets `func(args) -> exit code`."""
     group = subparsers.add_parser("audit", help="check and search the audit log")
     commands = group.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
     verify = commands.add_parser("verify", help="check the audit log's hash chain")
@@ -115,6 +117,10 @@ def register_audit(subparsers: Subparsers) -> None:
         help=f"audit log (default: ${audit.ENV_AUDIT_FILE}, or <data dir>/audit/audit.log)",
     )
     verify.set_defaults(func=_audit_verify)
+    listing = commands.add_parser("list", help="the most recent audit events, one JSON line each")
+    listing.add_argument("--limit", type=int, default=20, help="how many of the most recent events (default 20)")
+    listing.add_argument("path", nargs="?", type=Path, default=None, help="audit log (default as for verify)")
+    listing.set_defaults(func=_audit_list)
     hashing = commands.add_parser("hash", help="the HMAC of a value as it appears in the audit log")
     hashing.add_argument("value")
     hashing.add_argument("--audit-file", type=Path, default=None, help="audit log whose salt to use")
@@ -136,7 +142,7 @@ def fail(message: str) -> int:
     return EXIT_ERROR
 
 
-def _read_passphrase(key_file: Path, text: bytes) -> bytes | None:
+def read_passphrase(key_file: Path, text: bytes) -> bytes | None:
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env:
         return from_env.encode("utf-8")
@@ -153,7 +159,7 @@ def _add_org_key(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot read key file {args.key_file}: {exc.strerror}")
     try:
-        passphrase = _read_passphrase(args.key_file, text)
+        passphrase = read_passphrase(args.key_file, text)
         with Vault.open(vault_dir(args.vault_dir)) as vault:
             info = vault.add_org_key(args.org, text, passphrase)
     except (VaultError, sqlite3.Error, OSError) as exc:
@@ -309,6 +315,19 @@ def _audit_verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit_list(args: argparse.Namespace) -> int:
+    if not 1 <= args.limit <= 100_000:
+        return fail("--limit must be between 1 and 100000")
+    path = _audit_path(args.path)
+    try:
+        with path.open("r", encoding="utf-8") as lines:
+            recent = collections.deque((line for line in lines if line.strip()), maxlen=args.limit)
+    except OSError as exc:
+        return fail(f"cannot read {path}: {exc.strerror}")
+    sys.stdout.writelines(recent)
+    return 0
+
+
 def _audit_hash(args: argparse.Namespace) -> int:
     path = _audit_path(args.audit_file)
     try:
@@ -319,7 +338,7 @@ def _audit_hash(args: argparse.Namespace) -> int:
     return 0
 
 
-def run(register_commands: Sequence[Callable[[Subparsers], None]], argv: Sequence[str] | None, prog: str) -> int:
+def run(register_commands: Sequence[Callable[[Subparsers], object]], argv: Sequence[str] | None, prog: str) -> int:
     """A minimal `main` around `register` functions, for `python -m` use before the full CLI exists."""
     parser = argparse.ArgumentParser(prog=prog)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
