@@ -19,6 +19,7 @@ from .edge import grpc_server, rest, tls
 from .edge.chain import AuditSink, CallChain
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
+from .operations.results import result_steps
 from .telemetry.metrics import Metrics
 from .upstream.client import UpstreamClient
 from .upstream.credentials import CredentialResolver
@@ -55,7 +56,8 @@ class Gateway:
         self.upstream = UpstreamClient(upstream_url, self.metrics)
         self.cache = ResponseCache(settings.cache_max_entries)
         self.resolver = CredentialResolver(vault)
-        self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics)
+        self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver))
+        self.engine.check_steps(self.specs)
         admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit_path, self.resolver.forget)
         self.chain = CallChain(
             self.engine,

@@ -192,7 +192,11 @@ def request_on(spec: OperationSpec, hashes: dict[str, str]) -> message.Message:
             setattr(request, reference.field, value)
     for field in request.DESCRIPTOR.fields:
         if _is_required(field) and field.type == field.TYPE_STRING and not getattr(request, field.name):
-            setattr(request, field.name, str(uuid.uuid4()) if _is_uuid(field) else "isolation probe")
+            value = str(uuid.uuid4()) if _is_uuid(field) else "isolation probe"
+            if field.is_repeated:
+                getattr(request, field.name).append(value)
+            else:
+                setattr(request, field.name, value)
     return request
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from google.protobuf import message
 
@@ -15,6 +16,9 @@ from ..upstream.credentials import Credential, CredentialResolver
 from ..upstream.errors import malformed
 from .catalog import OperationSpec
 from .wiremap import MalformedUpstreamResult
+
+if TYPE_CHECKING:
+    from .results import ResultStep
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,9 @@ class Engine:
         credentials: CredentialResolver,
         cache: ResponseCache,
         metrics: Metrics,
+        steps: Mapping[str, ResultStep] | None = None,
     ) -> None:
+        self._steps: Mapping[str, ResultStep] = steps or {}
         self._upstream = upstream
         self._credentials = credentials
         self._cache = cache
@@ -53,6 +59,9 @@ class Engine:
 
     async def execute(self, spec: OperationSpec, request: message.Message, ctx: CallContext) -> Outcome:
         """Run a validated, authorised upstream operation."""
+        step = self._step(spec)
+        if step is not None:
+            step.check(spec, request)
         credential = self._credentials.resolve(ctx.organisation, spec, request)
         if spec.cache_ttl <= 0:
             response = await self._call(spec, request, ctx, credential)
@@ -85,15 +94,30 @@ class Engine:
         call = spec.plan.wire_call(request)
         try:
             result = await self._upstream.send(call, credential, ctx.deadline)
-            try:
-                response = spec.plan.response(spec.response_class, result, request)
-            except MalformedUpstreamResult as exc:
-                raise malformed(str(exc), label=call.label) from None
+            step = self._step(spec)
+            if step is not None:
+                response = await step.finish(spec, result, request, ctx)
+            else:
+                try:
+                    response = spec.plan.response(spec.response_class, result, request)
+                except MalformedUpstreamResult as exc:
+                    raise malformed(str(exc), label=call.label) from None
         except GatewayError as error:
             await self._observe(ctx, spec, credential, error.code.name)
             raise
         await self._observe(ctx, spec, credential, "OK")
         return response
+
+    def _step(self, spec: OperationSpec) -> ResultStep | None:
+        name = spec.operation.result_handler if spec.operation is not None else ""
+        return self._steps[name] if name else None
+
+    def check_steps(self, specs: Mapping[str, OperationSpec]) -> None:
+        """Fail at start-up, not at call time, when the proto names a result step nobody provides."""
+        for spec in specs.values():
+            if spec.operation is not None and spec.operation.result_handler:
+                if spec.operation.result_handler not in self._steps:
+                    raise ValueError(f"{spec.full_name} names unknown result_handler {spec.operation.result_handler!r}")
 
     async def _observe(self, ctx: CallContext, spec: OperationSpec, credential: Credential, outcome: str) -> None:
         self._credentials.record_use(credential)

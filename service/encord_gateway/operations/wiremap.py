@@ -299,7 +299,7 @@ class CallPlan:
             v1 = op.v1
             # A call naming one resource goes to /public with ResourceID/ResourceType; collection
             # calls (create, legacy list) go to /public/user.
-            resource_type = RESOURCE_HEADER[op.resource_type] if op.resource_field else ""
+            resource_type = RESOURCE_HEADER[op.resource_type] if op.resource_field and not v1.user_endpoint else ""
             uid = (
                 encode_field(request, request.DESCRIPTOR.fields_by_name[v1.uid_field], False) if v1.uid_field else None
             )
