@@ -20,6 +20,17 @@ def _port(name: str, default: int) -> int:
     return int(raw)
 
 
+def _seconds(name: str, default: str) -> float:
+    raw = _env(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be a number of seconds (0 < s <= 86400), not {raw!r}")
+    return value
+
+
 def _path(name: str) -> Path | None:
     value = _env(name, "")
     return Path(value) if value else None
@@ -67,11 +78,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        timeout = _env("DEFAULT_TIMEOUT", "30")
-        try:
-            default_timeout = float(timeout)
-        except ValueError:
-            raise SystemExit(f"{ENV_PREFIX}DEFAULT_TIMEOUT must be a number of seconds, not {timeout!r}") from None
+        default_timeout = _seconds("DEFAULT_TIMEOUT", "30")
+        unseal_interval = _seconds("UNSEAL_INTERVAL", "5")
         return cls(
             host=_env("HOST", "127.0.0.1"),
             grpc_port=_port("GRPC_PORT", 50051),
@@ -81,6 +89,7 @@ class Settings:
             upstream=_env("UPSTREAM", "https://api.encord.com"),
             data_dir=Path(_env("DATA_DIR", ".gateway")),
             default_timeout=default_timeout,
+            unseal_interval=unseal_interval,
             demo_token=os.environ.get(ENV_PREFIX + "DEMO_TOKEN") or None,
             demo_admin_token=os.environ.get(ENV_PREFIX + "DEMO_ADMIN_TOKEN") or None,
             tls_cert_file=_path("TLS_CERT"),
