@@ -7,8 +7,6 @@ session-scoped sandbox is a plain subprocess, so it never ties a loop to the ses
 from __future__ import annotations
 
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from typing import Any, NamedTuple
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway.upstream.signing import Signer, describe_public_key, private_key_to_openssh
+from processes import stop_process
 
 STARTUP_TIMEOUT_SECONDS = 20.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
@@ -48,14 +47,7 @@ class Sandbox:
 
     def stop(self) -> None:
         """SIGTERM by PID, then SIGKILL if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        os.kill(self.pid, signal.SIGTERM)
-        try:
-            self.process.wait(SHUTDOWN_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
-            self.process.wait(SHUTDOWN_TIMEOUT_SECONDS)
+        stop_process(self.process, timeout=SHUTDOWN_TIMEOUT_SECONDS)
 
     def control(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """Call the control API; returns (HTTP status, parsed JSON or None)."""

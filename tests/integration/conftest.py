@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
+import processes
 import pytest
 from encord_gateway._generated.encord.gateway.v1 import datasets_pb2_grpc, ontologies_pb2_grpc, projects_pb2_grpc
 
@@ -63,16 +64,11 @@ def run_cli(
 def stop_process(
     process: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float = GATEWAY_STOP_SECONDS
 ) -> int:
-    """Send `sig` to this one PID, then SIGKILL if it has not exited within `timeout`; returns the exit code."""
-    if process.poll() is not None:
-        return process.returncode
-    os.kill(process.pid, sig)
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout)
-        raise
+    """Send `sig` to this one PID; returns the exit code, or fails the test if it had to be killed."""
+    code = processes.stop_process(process, sig, timeout)
+    if code is None:
+        raise AssertionError(f"pid {process.pid} ignored {signal.Signals(sig).name} for {timeout}s and was killed")
+    return code
 
 
 @dataclass

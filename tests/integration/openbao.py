@@ -12,7 +12,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from processes import stop_process
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
@@ -68,14 +68,7 @@ class OpenBao:
 
     def stop(self) -> None:
         """SIGTERM by PID, then SIGKILL if it does not exit in time."""
-        if self.process.poll() is not None:
-            return
-        os.kill(self.pid, signal.SIGTERM)
-        try:
-            self.process.wait(SHUTDOWN_TIMEOUT_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.kill(self.pid, signal.SIGKILL)
-            self.process.wait(SHUTDOWN_TIMEOUT_SECONDS)
+        stop_process(self.process, timeout=SHUTDOWN_TIMEOUT_SECONDS)
 
     def request(self, method: str, path: str, body: object = None) -> tuple[int, object]:
         """One authenticated HTTP API call (for setup), e.g. ("POST", "/v1/sys/mounts/transit", {...})."""

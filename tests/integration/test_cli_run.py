@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from processes import stop_process
 
 DEMO_TOKEN = "demo-token-for-integration-tests-0123456789"
 BANNER_SECONDS = 30.0
@@ -54,15 +55,10 @@ class RunProcess:
 
     def stop(self, sig: int) -> int:
         """Signal this PID; SIGKILL (and fail) if it does not exit within STOP_SECONDS."""
-        if self.process.poll() is None:
-            os.kill(self.process.pid, sig)
-            try:
-                self.process.wait(STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait(STOP_SECONDS)
-                raise AssertionError(f"run ignored {signal.Signals(sig).name} for {STOP_SECONDS}s") from None
-        return self.process.returncode
+        code = stop_process(self.process, sig, STOP_SECONDS)
+        if code is None:
+            raise AssertionError(f"run ignored {signal.Signals(sig).name} for {STOP_SECONDS}s")
+        return code
 
 
 @pytest.fixture
