@@ -149,12 +149,18 @@ def _close_state(vault: Vault, tokens: TokenStore, audit: AuditLog) -> None:
 
 
 def _demo_caller(tokens: TokenStore, name: str, policy_document: Mapping[str, object], token: str | None) -> str:
-    """Create (or reset) a demo caller with its explicit policy and issue it a token."""
+    """Create (or reset) a demo caller with its explicit policy and issue it a token.
+
+    A random token replaces the previous run's (revoked), so demo tokens do not pile up; a fixed one
+    (from the environment) is reused as it is.
+    """
     policy = parse_policy(policy_document)
     if tokens.get_caller(name) is None:
         tokens.create_caller(name, policy)
     else:
         tokens.set_policy(name, policy)
+        if token is None:
+            tokens.revoke_caller_tokens(name)
     return tokens.issue(name, token).token
 
 

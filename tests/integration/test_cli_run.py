@@ -70,16 +70,19 @@ def ports(free_port: Callable[[], int]) -> dict[str, int]:
 
 
 @pytest.fixture
-def start_run(tmp_path: Path, ports: dict[str, int]) -> Iterator[Callable[[], RunProcess]]:
+def start_run(tmp_path: Path, ports: dict[str, int]) -> Iterator[Callable[..., RunProcess]]:
     """Start `python -m encord_gateway.cli run` in a temp dir; every started process is stopped at teardown."""
     started: list[RunProcess] = []
     data_dir = tmp_path / "data"
 
-    def start() -> RunProcess:
+    def start(fixed_token: bool = True) -> RunProcess:
         env = dict(os.environ)
         env.update({f"ENCORD_GATEWAY_{name}_PORT": str(port) for name, port in ports.items()})
         env["ENCORD_GATEWAY_DATA_DIR"] = str(data_dir)
-        env["ENCORD_GATEWAY_DEMO_TOKEN"] = DEMO_TOKEN
+        if fixed_token:
+            env["ENCORD_GATEWAY_DEMO_TOKEN"] = DEMO_TOKEN
+        else:
+            env.pop("ENCORD_GATEWAY_DEMO_TOKEN", None)
         env["PYTHONUNBUFFERED"] = "1"
         stderr_path = tmp_path / f"run-{len(started)}.stderr"
         with stderr_path.open("w") as stderr:
@@ -252,3 +255,42 @@ def test_run_with_a_port_taken_exits_non_zero_naming_the_problem(
             assert port_is_free(port), name
     # A plain message, not a crash: the user should not have to read a Python traceback.
     assert "Traceback" not in output, output
+
+
+def _printed(banner: str, label: str) -> str:
+    return next(line.split()[1] for line in banner.splitlines() if line.strip().startswith(label + " "))
+
+
+def _status(url: str, token: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+
+
+def test_each_run_prints_a_new_demo_token_revoking_the_last_and_an_admin_token_for_the_admin_api_only(
+    start_run: Callable[..., RunProcess], ports: dict[str, int]
+) -> None:
+    rest = f"http://127.0.0.1:{ports['REST']}"
+    first = start_run(fixed_token=False)
+    banner = first.read_until(f"curl -s http://127.0.0.1:{ports['METRICS']}/metrics")
+    token, admin = _printed(banner, "token"), _printed(banner, "admin")
+    assert token != admin
+    assert _status(f"{rest}/v1/projects", token) == 200
+    assert _status(f"{rest}/admin/v1/vault/status", token) == 403  # an ordinary caller
+    assert _status(f"{rest}/admin/v1/vault/status", admin) == 200
+    assert _status(f"{rest}/v1/projects", admin) in (400, 403)  # no data rights (and no organisation of its own)
+    assert first.stop(signal.SIGTERM) == 0, first.output()
+
+    second = start_run(fixed_token=False)
+    banner = second.read_until(f"curl -s http://127.0.0.1:{ports['METRICS']}/metrics")
+    new_token = _printed(banner, "token")
+    assert new_token != token
+    assert _status(f"{rest}/v1/projects", new_token) == 200
+    assert _status(f"{rest}/v1/projects", token) == 401
+    assert second.stop(signal.SIGTERM) == 0, second.output()
