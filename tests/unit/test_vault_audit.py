@@ -199,3 +199,26 @@ def test_several_processes_appending_to_one_log_keep_one_intact_chain(tmp_path: 
         assert writer.exitcode == 0
     assert verify(path) == (True, None)
     assert len(path.read_text().splitlines()) == 200
+
+
+async def test_async_appends_from_many_concurrent_calls_are_all_durable_and_chained(tmp_path: Path) -> None:
+    import asyncio
+
+    directory = tmp_path / "audit"
+    directory.mkdir(mode=0o700)
+    path = directory / "audit.log"
+    with AuditLog(path) as log:
+        await asyncio.gather(*(log.append_async({"type": "credential_use", "operation": f"op{i}"}) for i in range(300)))
+        assert len(path.read_text().splitlines()) == 300  # acknowledged means written
+    assert verify(path) == (True, None)
+
+
+async def test_an_async_append_to_a_stuck_sink_fails_within_its_timeout_in_block_mode(tmp_path: Path) -> None:
+    path = stuck_sink(tmp_path)
+    log = AuditLog(path, failure_mode="block", timeout=0.3)
+    started = time.monotonic()
+    with pytest.raises(AuditError, match="did not complete within"):
+        await log.append_async(event(1))
+    assert time.monotonic() - started < 2.0
+    unblock(path)
+    log.close(timeout=1.0)

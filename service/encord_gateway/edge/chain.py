@@ -6,7 +6,6 @@ cache or the upstream, and so can neither read another team's cached answer nor 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -46,7 +45,7 @@ class Authenticator(Protocol):
 
 
 class AuditSink(Protocol):
-    def append(self, event: Mapping[str, Any]) -> None: ...
+    async def append_async(self, event: Mapping[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -194,8 +193,7 @@ class CallChain:
         if self._audit is None:
             return
         try:
-            # The audit log waits for durability; keep that wait off the event loop.
-            await asyncio.to_thread(self._audit.append, event)
+            await self._audit.append_async(event)
         except AuditError as exc:
             raise GatewayError(
                 grpc.StatusCode.UNAVAILABLE, "the audit log cannot be written; call refused", reason="AUDIT_UNAVAILABLE"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -12,7 +13,7 @@ import os
 import queue
 import stat
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -122,6 +123,13 @@ class _Pending:
     event: dict[str, Any]
     done: threading.Event = field(default_factory=threading.Event)
     error: str = ""
+    notify: Callable[[], object] | None = None  # called from the writer thread once done (async waiters)
+
+    def finish(self, error: str = "") -> None:
+        self.error = error
+        self.done.set()
+        if self.notify is not None:
+            self.notify()
 
 
 class AuditLog:
@@ -184,6 +192,36 @@ class AuditLog:
         if not pending.done.wait(self.timeout):
             self._fail(f"writing to {self.path} did not complete within {self.timeout:g} s")
         elif pending.error:
+            self._fail(pending.error)
+
+    async def append_async(self, event: Mapping[str, Any]) -> None:
+        """`append` for the event loop: waits for durability without holding a worker thread.
+
+        Concurrent calls share the writer thread's batched fsync, so a busy gateway pays one fsync
+        per batch rather than one blocked thread per call.
+        """
+        if self._closed:
+            self._fail("the audit log is closed")
+            return
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not written.done():
+                written.set_result(None)
+
+        pending = _Pending(self._hash_fields(event), notify=lambda: loop.call_soon_threadsafe(wake))
+        try:
+            self._queue.put_nowait(pending)
+        except queue.Full:
+            self._fail(f"the audit queue is full: {self.path} is not being written")
+            return
+        try:
+            await asyncio.wait_for(written, self.timeout)
+        except TimeoutError:
+            self._fail(f"writing to {self.path} did not complete within {self.timeout:g} s")
+            return
+        if pending.error:
             self._fail(pending.error)
 
     def close(self, timeout: float | None = None) -> None:
@@ -257,11 +295,10 @@ class AuditLog:
                 os.close(self._fd)
                 self._fd = None
             for pending in batch:
-                pending.error = f"cannot write {self.path}: {exc.strerror}"
-                pending.done.set()
+                pending.finish(f"cannot write {self.path}: {exc.strerror}")
             return
         for pending in batch:
-            pending.done.set()
+            pending.finish()
 
     def _catch_up(self, fd: int) -> None:
         """Another process (the CLI beside a running gateway) may have appended: chain onto its last line."""
