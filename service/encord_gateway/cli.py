@@ -7,6 +7,7 @@ import asyncio
 import getpass
 import json
 import logging
+import shutil
 import signal
 import sys
 from collections.abc import Mapping, Sequence
@@ -73,8 +74,15 @@ async def _register_with_sandbox(sandbox_url: str, public_key_hex: str) -> None:
             raise SystemExit(f"sandbox refused the demo key: HTTP {response.status} {await response.text()}")
 
 
+def _grpcurl() -> str:
+    """The grpcurl `make run` installed beside this Python (usable without activating the venv)."""
+    found = shutil.which("grpcurl", path=str(Path(sys.executable).parent))
+    return found or "grpcurl"
+
+
 def _banner(endpoints: Endpoints, sandbox_url: str, token: str, admin_token: str) -> str:
     auth = f"authorization: Bearer {token}"
+    grpcurl = _grpcurl()
     return "\n".join(
         [
             "",
@@ -89,10 +97,10 @@ def _banner(endpoints: Endpoints, sandbox_url: str, token: str, admin_token: str
             f"           caller {DEMO_ADMIN}: the admin API only (credentials, callers, audit)",
             "",
             "Try:",
-            f"  grpcurl -plaintext {endpoints.grpc} list",
-            f"  grpcurl -plaintext -H '{auth}' -d '{{\"title\": \"My first project\"}}' \\",
+            f"  {grpcurl} -plaintext {endpoints.grpc} list",
+            f"  {grpcurl} -plaintext -H '{auth}' -d '{{\"title\": \"My first project\"}}' \\",
             f"      {endpoints.grpc} encord.gateway.v1.ProjectService/CreateProject",
-            f"  grpcurl -plaintext -H '{auth}' -d '{{\"project_hash\": \"<hash>\"}}' \\",
+            f"  {grpcurl} -plaintext -H '{auth}' -d '{{\"project_hash\": \"<hash>\"}}' \\",
             f"      {endpoints.grpc} encord.gateway.v1.ProjectService/GetProject",
             f"  curl -s -H '{auth}' -H 'content-type: application/json' \\",
             f'      -d \'{{"title": "Street scenes"}}\' {endpoints.rest}/v1/datasets',
