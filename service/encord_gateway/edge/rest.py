@@ -19,6 +19,7 @@ from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
 from ..operations.descriptors import FieldDescriptor, MessageDescriptor, option
 from .chain import CallChain, Peer
+from .openapi import DOCUMENT_PATH, build_openapi
 from .status import http_status
 from .tls import peer_from_der
 
@@ -166,4 +167,10 @@ async def status_errors(request: web.Request, handler: Any) -> web.StreamRespons
 def build_app(specs: dict[str, OperationSpec], chain: CallChain) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[status_errors])
     app.add_routes([_route(spec, chain) for spec in specs.values() if spec.http is not None])
+    document = json.dumps(build_openapi(specs), indent=None)  # built once; served without a token
+
+    async def openapi(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=document, content_type="application/json")
+
+    app.add_routes([web.get(DOCUMENT_PATH, openapi, name="openapi")])
     return app
