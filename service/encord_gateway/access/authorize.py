@@ -11,21 +11,13 @@ from collections.abc import Mapping
 import grpc
 from google.protobuf import message
 
-from .._generated.encord.gateway.v1 import options_pb2
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
+from ..operations.resources import RESOURCE_KIND
 from .policy import Policy
 
 ORGANISATION_HEADER = "x-encord-organisation"
 MAX_ORGANISATION_LENGTH = 200
-
-KIND: dict[int, str | None] = {
-    options_pb2.RESOURCE_TYPE_UNSPECIFIED: None,
-    options_pb2.RESOURCE_TYPE_PROJECT: "project",
-    options_pb2.RESOURCE_TYPE_DATASET: "dataset",
-    options_pb2.RESOURCE_TYPE_ONTOLOGY: "ontology",
-    options_pb2.RESOURCE_TYPE_STORAGE_FOLDER: "storage_folder",
-}
 
 
 def denied(message: str, **metadata: str) -> GatewayError:
@@ -64,7 +56,7 @@ def authorize_operation(
     """Deny unless a grant covers the organisation, the right and every resource the request names."""
     operation = spec.operation
     assert operation is not None
-    kind = KIND[operation.resource_type]
+    kind = RESOURCE_KIND[operation.resource_type]
     resource = str(getattr(request, operation.resource_field)) if operation.resource_field else None
     if not policy.allows(organisation, kind, resource, spec.right, spec.full_name):
         target = f"{kind}:{resource}" if resource else f"{kind or 'any'} resources"
@@ -75,7 +67,7 @@ def authorize_operation(
             method=spec.method,
         )
     for reference in operation.references:
-        referenced_kind = KIND[reference.type]
+        referenced_kind = RESOURCE_KIND[reference.type]
         for value in _values(request, reference.field):
             if not policy.allows(organisation, referenced_kind, value, "read", spec.full_name):
                 raise denied(

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 from google.protobuf import message
 
 from .._generated.encord.gateway.v1 import common_pb2
-from ..access.authorize import KIND
 from ..errors import invalid_argument
 from ..upstream.credentials import CredentialResolver
 from ..upstream.errors import malformed
@@ -20,6 +19,7 @@ from ..vault.credentials import Vault, validate_scopes
 from ..vault.errors import InvalidScopeError
 from .catalog import OperationSpec
 from .engine import CallContext
+from .resources import RESOURCE_KIND
 
 
 class ResultStep(Protocol):
@@ -40,7 +40,7 @@ class StoreResourceApiKey:
     @staticmethod
     def _resource(spec: OperationSpec, request: message.Message) -> tuple[str, str]:
         assert spec.operation is not None
-        kind = KIND[spec.operation.resource_type]
+        kind = RESOURCE_KIND[spec.operation.resource_type]
         assert kind in ("project", "dataset"), f"{spec.full_name}: API keys exist for projects and datasets only"
         return kind, str(getattr(request, spec.operation.resource_field))
 

@@ -19,6 +19,7 @@ from google.protobuf import descriptor, json_format, message, timestamp_pb2
 from .._generated.encord.gateway.v1 import options_pb2
 from ..upstream.calls import WireCall
 from .descriptors import EnumDescriptor, FieldDescriptor, MessageDescriptor, has_option, option
+from .resources import v1_resource_header
 
 FD = descriptor.FieldDescriptor  # for its TYPE_* constants
 _MISSING: Any = object()
@@ -26,14 +27,6 @@ _MISSING: Any = object()
 V1_USER_PATH = "/public/user"
 V1_RESOURCE_PATH = "/public"
 V2_PREFIX = "/v2/public/"
-
-RESOURCE_HEADER = {
-    options_pb2.RESOURCE_TYPE_UNSPECIFIED: "",
-    options_pb2.RESOURCE_TYPE_PROJECT: "project",
-    options_pb2.RESOURCE_TYPE_DATASET: "dataset",
-    options_pb2.RESOURCE_TYPE_ONTOLOGY: "ontology",
-    options_pb2.RESOURCE_TYPE_STORAGE_FOLDER: "",
-}
 
 
 class MalformedUpstreamResult(ValueError):
@@ -276,7 +269,7 @@ class CallPlan:
                 raise ValueError(f"{request.full_name} has no referenced field {reference.field}")
         if kind == "v1":
             v1 = operation.v1
-            if operation.resource_field and not RESOURCE_HEADER[operation.resource_type]:
+            if operation.resource_field and not v1_resource_header(operation.resource_type):
                 raise ValueError(f"{request.full_name}: a v1 resource call needs a project, dataset or ontology type")
             entries = parse_entries(list(v1.payload_fields), request, v1.camel_case)
             return cls(operation, v1.query_type, v1.query_method, entries, (), (), result_field)
@@ -299,7 +292,7 @@ class CallPlan:
             v1 = op.v1
             # A call naming one resource goes to /public with ResourceID/ResourceType; collection
             # calls (create, legacy list) go to /public/user.
-            resource_type = RESOURCE_HEADER[op.resource_type] if op.resource_field and not v1.user_endpoint else ""
+            resource_type = v1_resource_header(op.resource_type) if op.resource_field and not v1.user_endpoint else ""
             uid = (
                 encode_field(request, request.DESCRIPTOR.fields_by_name[v1.uid_field], False) if v1.uid_field else None
             )

@@ -6,15 +6,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 from google.protobuf import message
 
 from ..errors import GatewayError
-from ..vault.credentials import KIND_ORG_SSH_KEY, KIND_RESOURCE_API_KEY, ApiKeyCredential, OrgKeyInfo
+from ..operations.resources import RESOURCE_KIND
+from ..vault.credentials import (
+    KIND_ORG_SSH_KEY,
+    KIND_RESOURCE_API_KEY,
+    RESOURCE_SCOPES,
+    ApiKeyCredential,
+    OrgKeyInfo,
+)
 from ..vault.errors import CredentialNotFoundError, SealedError, VaultError
 from .signing import Signer
+
+if TYPE_CHECKING:
+    from ..operations.catalog import OperationSpec
 
 # The vault's names for the two kinds, so audit, metrics and the admin API agree.
 KIND_SSH_KEY = KIND_ORG_SSH_KEY
@@ -22,8 +32,6 @@ KIND_API_KEY = KIND_RESOURCE_API_KEY
 RESOLUTION_TTL_SECONDS = 30.0
 """How long a resolved credential is reused before the vault is asked again: bounds how long another
 replica's rotation or revocation can go unnoticed here (this replica's own changes call forget())."""
-
-RESOURCE_KINDS = {1: "project", 2: "dataset"}  # options_pb2.RESOURCE_TYPE_PROJECT / _DATASET
 
 
 class CredentialSource(Protocol):
@@ -77,15 +85,21 @@ class CredentialResolver:
         self._resolved: dict[tuple[str, ...], tuple[float, Credential | None]] = {}
 
     def resolve(
-        self, organisation: str, spec: object | None = None, request: message.Message | None = None
+        self, organisation: str, spec: OperationSpec | None = None, request: message.Message | None = None
     ) -> Credential:
         """The credential for one call of `spec`: a scoped API key when one is registered, else the SSH key."""
-        operation: Any = getattr(spec, "operation", None)
-        scope = getattr(operation, "api_key_scope", "")
-        if scope and request is not None and operation.WhichOneof("call") == "v1":
-            kind = RESOURCE_KINDS.get(int(operation.resource_type))
-            field = str(operation.resource_field)
-            if kind and field:
+        operation = spec.operation if spec is not None else None
+        # Resource API keys exist for projects and datasets, and only the v1 envelope accepts them.
+        if (
+            operation is not None
+            and operation.api_key_scope
+            and request is not None
+            and operation.WhichOneof("call") == "v1"
+        ):
+            scope = operation.api_key_scope
+            kind = RESOURCE_KIND.get(operation.resource_type)
+            field = operation.resource_field
+            if kind is not None and kind in RESOURCE_SCOPES and field:
                 api_key = self._cached((organisation, kind, str(getattr(request, field)), scope), self._api_key)
                 if api_key is not None:
                     return api_key
