@@ -6,7 +6,7 @@ import json
 
 import pytest
 from encord_gateway._generated.encord.gateway.v1 import common_pb2, datasets_pb2, ontologies_pb2, projects_pb2
-from encord_gateway.operations import catalog, wiremap
+from encord_gateway.operations import catalog, plan, wiremap
 from google.protobuf import json_format
 
 SPECS = catalog.load_catalog()
@@ -132,4 +132,4 @@ def test_a_mapping_naming_a_missing_field_fails_at_start_up_not_at_call_time() -
     bad = options_pb2.Operation(v2=options_pb2.V2Call(method="GET", path="projects/{nope}"))
     descriptor = projects_pb2.GetProjectRequest.DESCRIPTOR
     with pytest.raises(ValueError, match="no path field nope"):
-        wiremap.CallPlan.build(bad, descriptor, projects_pb2.Project.DESCRIPTOR)
+        plan.CallPlan.build(bad, descriptor, projects_pb2.Project.DESCRIPTOR)

@@ -6,9 +6,11 @@ cache or the upstream, and so can neither read another team's cached answer nor 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,7 +23,7 @@ from ..access.policy import Policy
 from ..errors import GatewayError
 from ..operations import validate
 from ..operations.catalog import OperationSpec
-from ..operations.engine import CallContext, Engine, Outcome
+from ..operations.engine import CallContext, Engine, Outcome, assemble_client_stream
 from ..telemetry.metrics import Metrics
 from ..upstream.credentials import Credential
 from ..vault.errors import AuditError
@@ -109,47 +111,22 @@ class CallChain:
             return caller
         raise unauthenticated("missing 'authorization: Bearer <token>'", "MISSING_CREDENTIALS")
 
-    async def run(
-        self,
-        spec: OperationSpec,
-        request: message.Message,
-        metadata: Mapping[str, str],
-        time_remaining: float | None,
-        peer: Peer | None = None,
-    ) -> Outcome:
-        labels = ("unary", spec.service, spec.method)
+    @contextmanager
+    def _handled(self, spec: OperationSpec, kind: str) -> Iterator[None]:
+        """Count the call under its gRPC type, service and method; turn a bug into INTERNAL, logged."""
+        labels = (kind, spec.service, spec.method)
         self._metrics.started.labels(*labels).inc()
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
-            caller = self.authenticate(metadata, peer)
-            validate.validate(request)
-            budget = self._default_timeout if time_remaining is None else min(time_remaining, self._default_timeout)
-            deadline = time.monotonic() + budget
-            if spec.admin is not None:
-                return await self._admin(spec, request, caller)
-            organisation = choose_organisation(caller.name, caller.policy, metadata)
-            try:
-                authorize_operation(caller.name, caller.policy, organisation, spec, request)
-            except GatewayError as error:
-                await self._record({"type": "access_denied", "caller": caller.name, "organisation": organisation,
-                                    "operation": spec.full_name, "outcome": error.reason})  # fmt: skip
-                raise
-            try:
-                admission = self._limiter.admit(caller.name, caller.policy.limits)
-            except LimitExceeded as exceeded:
-                raise GatewayError(
-                    grpc.StatusCode.RESOURCE_EXHAUSTED,
-                    f"caller {caller.name!r} is over its {exceeded.kind} limit",
-                    reason="CALLER_RATE_LIMITED" if exceeded.kind == "rate" else "CALLER_CONCURRENCY_LIMITED",
-                    retry_after=exceeded.retry_after,
-                ) from None
-            with admission:
-                return await self._engine.execute(spec, request, CallContext(caller.name, organisation, deadline))
+            yield
         except GatewayError as error:
             code = error.code
             if code == grpc.StatusCode.UNAUTHENTICATED:
                 self._metrics.auth_failures.labels(error.reason).inc()
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            code = grpc.StatusCode.CANCELLED  # the caller went away (or its stream was closed)
             raise
         except Exception:
             # A bug, not bad input: log it with its traceback, give the caller nothing internal.
@@ -159,6 +136,100 @@ class CallChain:
         finally:
             self._metrics.handled.labels(*labels, code.name).inc()
             self._metrics.handling_seconds.labels(*labels).observe(time.perf_counter() - started)
+
+    def _deadline(self, spec: OperationSpec, time_remaining: float | None) -> float:
+        limit = spec.deadline_limit(self._default_timeout)
+        budget = limit if time_remaining is None else min(time_remaining, limit)
+        return time.monotonic() + budget
+
+    async def _authorize(
+        self, spec: OperationSpec, request: message.Message, caller: CallerIdentity, metadata: Mapping[str, str]
+    ) -> str:
+        """The organisation the call acts for, once the caller's policy allows it (audited when not)."""
+        organisation = choose_organisation(caller.name, caller.policy, metadata)
+        try:
+            authorize_operation(caller.name, caller.policy, organisation, spec, request)
+        except GatewayError as error:
+            await self._record({"type": "access_denied", "caller": caller.name, "organisation": organisation,
+                                "operation": spec.full_name, "outcome": error.reason})  # fmt: skip
+            raise
+        return organisation
+
+    @contextmanager
+    def _admitted(self, caller: CallerIdentity) -> Iterator[None]:
+        try:
+            admission = self._limiter.admit(caller.name, caller.policy.limits)
+        except LimitExceeded as exceeded:
+            raise GatewayError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"caller {caller.name!r} is over its {exceeded.kind} limit",
+                reason="CALLER_RATE_LIMITED" if exceeded.kind == "rate" else "CALLER_CONCURRENCY_LIMITED",
+                retry_after=exceeded.retry_after,
+            ) from None
+        with admission:
+            yield
+
+    async def run(
+        self,
+        spec: OperationSpec,
+        request: message.Message,
+        metadata: Mapping[str, str],
+        time_remaining: float | None,
+        peer: Peer | None = None,
+    ) -> Outcome:
+        """A unary call."""
+        with self._handled(spec, "unary"):
+            caller = self.authenticate(metadata, peer)
+            return await self._unary(spec, request, caller, metadata, time_remaining)
+
+    async def run_client_stream(
+        self,
+        spec: OperationSpec,
+        messages: AsyncIterator[message.Message],
+        metadata: Mapping[str, str],
+        time_remaining: float | None,
+        peer: Peer | None = None,
+    ) -> Outcome:
+        """A client stream: authenticated before a byte of it is read, then assembled into one request."""
+        with self._handled(spec, "client_stream"):
+            caller = self.authenticate(metadata, peer)
+            request = await assemble_client_stream(spec, messages)
+            return await self._unary(spec, request, caller, metadata, time_remaining)
+
+    async def run_server_stream(
+        self,
+        spec: OperationSpec,
+        request: message.Message,
+        metadata: Mapping[str, str],
+        time_remaining: float | None,
+        peer: Peer | None = None,
+    ) -> AsyncIterator[message.Message]:
+        """A server stream: the same checks as a unary call, then every message the engine produces."""
+        with self._handled(spec, "server_stream"):
+            caller = self.authenticate(metadata, peer)
+            validate.validate(request)
+            deadline = self._deadline(spec, time_remaining)
+            organisation = await self._authorize(spec, request, caller, metadata)
+            with self._admitted(caller):
+                context = CallContext(caller.name, organisation, deadline)
+                async for item in self._engine.stream(spec, request, context):
+                    yield item
+
+    async def _unary(
+        self,
+        spec: OperationSpec,
+        request: message.Message,
+        caller: CallerIdentity,
+        metadata: Mapping[str, str],
+        time_remaining: float | None,
+    ) -> Outcome:
+        validate.validate(request)
+        deadline = self._deadline(spec, time_remaining)
+        if spec.admin is not None:
+            return await self._admin(spec, request, caller)
+        organisation = await self._authorize(spec, request, caller, metadata)
+        with self._admitted(caller):
+            return await self._engine.execute(spec, request, CallContext(caller.name, organisation, deadline))
 
     async def _admin(self, spec: OperationSpec, request: message.Message, caller: CallerIdentity) -> Outcome:
         event: dict[str, Any] = {"type": "admin", "caller": caller.name, "operation": spec.full_name}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import NoReturn
 
 import grpc
 from google.protobuf import message
@@ -16,33 +17,83 @@ from .chain import CallChain
 from .tls import grpc_peer
 
 Handler = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
+StreamHandler = Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[bytes]]
+ClientStreamHandler = Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext], Awaitable[bytes]]
 
 
-async def abort(context: grpc.aio.ServicerContext, error: GatewayError) -> None:
+async def abort(context: grpc.aio.ServicerContext, error: GatewayError) -> NoReturn:
     status = rpc_status.to_status(error.to_status())
     await context.abort(status.code, status.details, status.trailing_metadata)
+    raise AssertionError("unreachable")
+
+
+def _decode(spec: OperationSpec, raw: bytes) -> message.Message:
+    # Requests arrive as bytes so that a malformed message is INVALID_ARGUMENT, not grpc's INTERNAL.
+    try:
+        return spec.request_class.FromString(raw)
+    except message.DecodeError:
+        raise invalid_argument([("(request)", "is not a valid protobuf message")]) from None
+
+
+def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
+    return {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
 
 
 def _unary_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> Handler:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        # Requests arrive as bytes so that a malformed message is INVALID_ARGUMENT, not grpc's INTERNAL.
         try:
-            request: message.Message = spec.request_class.FromString(raw)
-        except message.DecodeError:
-            await abort(context, invalid_argument([("(request)", "is not a valid protobuf message")]))
-            raise AssertionError("unreachable") from None
-        metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
-        try:
+            request = _decode(spec, raw)
             peer = grpc_peer(context.auth_context()) if secure else None
-            outcome = await chain.run(spec, request, metadata, context.time_remaining(), peer)
+            outcome = await chain.run(spec, request, _metadata(context), context.time_remaining(), peer)
         except GatewayError as error:
             await abort(context, error)
-            raise AssertionError("unreachable") from None
         if outcome.cache is not None:
             await context.send_initial_metadata((("x-cache", outcome.cache),))
         return outcome.response.SerializeToString()
 
     return handle
+
+
+def _server_stream_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> StreamHandler:
+    async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        try:
+            request = _decode(spec, raw)
+            peer = grpc_peer(context.auth_context()) if secure else None
+            stream = chain.run_server_stream(spec, request, _metadata(context), context.time_remaining(), peer)
+            async for item in stream:
+                yield item.SerializeToString()
+        except GatewayError as error:
+            await abort(context, error)
+
+    return handle
+
+
+def _client_stream_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> ClientStreamHandler:
+    async def handle(raw_messages: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> bytes:
+        async def messages() -> AsyncIterator[message.Message]:
+            async for raw in raw_messages:
+                yield _decode(spec, raw)
+
+        try:
+            peer = grpc_peer(context.auth_context()) if secure else None
+            outcome = await chain.run_client_stream(
+                spec, messages(), _metadata(context), context.time_remaining(), peer
+            )
+        except GatewayError as error:
+            await abort(context, error)
+        return outcome.response.SerializeToString()
+
+    return handle
+
+
+def _method_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> grpc.RpcMethodHandler:
+    if spec.server_streaming and spec.client_streaming:
+        raise ValueError(f"{spec.full_name}: bidirectional streams are not supported")
+    if spec.server_streaming:
+        return grpc.unary_stream_rpc_method_handler(_server_stream_handler(spec, chain, secure))
+    if spec.client_streaming:
+        return grpc.stream_unary_rpc_method_handler(_client_stream_handler(spec, chain, secure))
+    return grpc.unary_unary_rpc_method_handler(_unary_handler(spec, chain, secure))
 
 
 def build_server(
@@ -52,9 +103,7 @@ def build_server(
     server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for spec in specs.values():
-        by_service.setdefault(spec.service, {})[spec.method] = grpc.unary_unary_rpc_method_handler(
-            _unary_handler(spec, chain, secure)
-        )
+        by_service.setdefault(spec.service, {})[spec.method] = _method_handler(spec, chain, secure)
     server.add_generic_rpc_handlers(
         tuple(grpc.method_handlers_generic_handler(service, methods) for service, methods in by_service.items())
     )

@@ -15,8 +15,8 @@ from google.protobuf import descriptor, message, message_factory
 from .._generated.encord.gateway import v1 as generated_v1
 from .._generated.encord.gateway.admin import v1 as generated_admin_v1
 from .._generated.encord.gateway.v1 import options_pb2
-from . import wiremap
 from .descriptors import has_option, option
+from .plan import CallPlan
 
 PUBLIC_PACKAGE = "encord.gateway.v1"
 
@@ -45,8 +45,10 @@ class OperationSpec:
     http: HttpRule | None
     # Exactly one of these: an upstream operation (with its parsed plan) or an admin operation.
     operation: options_pb2.Operation | None
-    plan: wiremap.CallPlan | None
+    plan: CallPlan | None
     admin: options_pb2.AdminOperation | None = None
+    server_streaming: bool = False
+    client_streaming: bool = False
 
     @property
     def full_name(self) -> str:
@@ -78,6 +80,11 @@ class OperationSpec:
         if self.operation is None or not self.is_read:
             return 0.0
         return float(self.operation.cache_ttl_seconds)
+
+    def deadline_limit(self, default: float) -> float:
+        """The longest a call may run: the operation's own bound (long polls, job streams) or the default."""
+        declared = self.operation.max_deadline_seconds if self.operation is not None else 0
+        return float(declared) if declared else default
 
     @property
     def invalidates(self) -> tuple[str, ...]:
@@ -125,7 +132,13 @@ def _spec(service: str, method: descriptor.MethodDescriptor) -> OperationSpec:
     plan = None
     if has_option(options, options_pb2.operation):
         operation = option(options, options_pb2.operation)
-        plan = wiremap.CallPlan.build(operation, method.input_type, method.output_type)
+        plan = CallPlan.build(
+            operation, method.input_type, method.output_type, server_streaming=method.server_streaming
+        )
+        if method.client_streaming != plan.operation.HasField("client_stream"):
+            raise ValueError(f"{method.full_name}: a client-streaming RPC declares client_stream, and only it")
+        if method.server_streaming and not (plan.paging is not None or any(s.emit for s in plan.steps)):
+            raise ValueError(f"{method.full_name}: a server-streaming RPC pages or has steps that emit")
     if has_option(options, options_pb2.admin):
         admin = option(options, options_pb2.admin)
         if admin.organisation_field and admin.organisation_field not in method.input_type.fields_by_name:
@@ -141,6 +154,8 @@ def _spec(service: str, method: descriptor.MethodDescriptor) -> OperationSpec:
         operation=operation,
         plan=plan,
         admin=admin,
+        server_streaming=bool(method.server_streaming),
+        client_streaming=bool(method.client_streaming),
     )
 
 

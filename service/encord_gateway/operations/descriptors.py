@@ -20,3 +20,12 @@ def has_option(options: Any, extension: Any) -> bool:
 
 def option(options: Any, extension: Any) -> Any:
     return options.Extensions[extension]
+
+
+def member(msg: Any, name: str) -> Any:
+    """A field of a message known only by name (the type checker cannot see generated fields)."""
+    return getattr(msg, name)
+
+
+def set_member(msg: Any, name: str, value: Any) -> None:
+    setattr(msg, name, value)

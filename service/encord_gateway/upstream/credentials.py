@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import grpc
 from google.protobuf import message
 
+from .._generated.encord.gateway.v1 import options_pb2
 from ..errors import GatewayError
 from ..operations.resources import RESOURCE_KIND
 from ..vault.credentials import (
@@ -89,6 +90,8 @@ class CredentialResolver:
     ) -> Credential:
         """The credential for one call of `spec`: a scoped API key when one is registered, else the SSH key."""
         operation = spec.operation if spec is not None else None
+        if operation is not None and operation.credential == options_pb2.CREDENTIAL_ANY_API_KEY:
+            return self._any_api_key(organisation, operation, request)
         # Resource API keys exist for projects and datasets, and only the v1 envelope accepts them.
         if (
             operation is not None
@@ -118,6 +121,26 @@ class CredentialResolver:
             raise _vault_error(key[0], exc) from None
         self._resolved[key] = (now + RESOLUTION_TTL_SECONDS, credential)
         return credential
+
+    def _any_api_key(
+        self, organisation: str, operation: options_pb2.Operation, request: message.Message | None
+    ) -> Credential:
+        """K-07: a call that only an API key can make, with whichever key of the resource is registered."""
+        kind = RESOURCE_KIND.get(operation.resource_type) or ""
+        resource = str(getattr(request, operation.resource_field)) if request is not None else ""
+        found = (
+            self._cached((organisation, kind, resource, ""), self._api_key)
+            if kind in RESOURCE_SCOPES and resource
+            else None
+        )
+        if found is None:
+            raise GatewayError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"no API key of this {kind} is registered with the gateway",
+                reason="NO_API_KEY",
+                metadata={"organisation": organisation},
+            )
+        return found
 
     def _ssh_key(self, organisation: str) -> Credential:
         signer = self._vault.signer_for_org(organisation)

@@ -82,7 +82,14 @@ def from_v1_code(code: str, payload: object, *, label: str) -> GatewayError:
     else:
         detail = payload if isinstance(payload, str) and payload else None
         message = f"Encord answered {code}" + (f": {detail}" if detail else "")
-    return upstream_error(status, code, message, label=label)
+    error = upstream_error(status, code, message, label=label)
+    if isinstance(payload, dict):
+        # Scalar members of an object payload (MULTI_LABEL_LIMIT_ERROR's maximum_labels_allowed) are
+        # facts a caller or the engine acts on; they go into ErrorInfo.metadata as text.
+        for key, value in payload.items():
+            if isinstance(key, str) and isinstance(value, str | int | float) and not isinstance(value, bool):
+                error.metadata.setdefault(key, str(value))
+    return error
 
 
 def from_http_status(

@@ -537,12 +537,13 @@ class Vault:
     def api_key_for(
         self, organisation: str, resource_type: str, resource_hash: str, scope: str
     ) -> ApiKeyCredential | None:
-        """The newest active API key of that resource holding `scope`, or None (then sign with the SSH key)."""
+        """The newest active API key of that resource holding `scope` (any key for scope ""), or None."""
         self._require_unsealed()
         candidates = [
             record
             for record in self._api_key_records(organisation, resource_type, resource_hash)
-            if record.metadata.get("state") == STATE_ACTIVE and scope in record.metadata.get("scopes", ())
+            if record.metadata.get("state") == STATE_ACTIVE
+            and (not scope or scope in record.metadata.get("scopes", ()))
         ]
         record = max(candidates, key=lambda r: str(r.metadata.get("created_at", "")), default=None)
         if record is None:

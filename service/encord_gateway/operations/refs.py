@@ -1,0 +1,219 @@
+"""References and conditions of composite operations: `$step.a.b`, `$request.field`, `$ref == "X"`.
+
+A composite's later calls read values out of the request and out of earlier answers. References are
+parsed once at start-up (so a typo fails the gateway's start, not a call) and resolved per call
+against a `Scope`: the request message and the JSON answers of the steps that ran.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import message
+
+from .descriptors import MessageDescriptor
+
+MISSING: Any = object()
+"""What a reference resolves to when the member it names is absent (not the same as JSON null)."""
+
+REQUEST = "request"
+
+
+class ReferenceError(ValueError):
+    """A reference or condition that cannot be parsed, or names what does not exist."""
+
+
+@dataclass
+class Scope:
+    """What references resolve against during one operation."""
+
+    request: message.Message
+    encode_request_field: Callable[[message.Message, str, bool], Any]
+    """(request, field name, camel) → the field's wire value, or MISSING when unset."""
+    results: dict[str, Any] = field(default_factory=dict)
+    camel: bool = False
+
+
+@dataclass(frozen=True)
+class Filter:
+    """`[key=value]`: the first element of a list whose `key` member equals the value."""
+
+    key: str
+    value: Reference | None
+    literal: Any = None
+
+
+Segment = str | int | Filter
+
+
+@dataclass(frozen=True)
+class Reference:
+    """`$root.seg.seg...` where root is `request` or a step name."""
+
+    text: str
+    root: str
+    segments: tuple[Segment, ...]
+
+    def resolve(self, scope: Scope) -> Any:
+        if self.root == REQUEST:
+            if not self.segments or not isinstance(self.segments[0], str):
+                raise ReferenceError(f"{self.text}: $request needs a field name")
+            value = scope.encode_request_field(scope.request, self.segments[0], scope.camel)
+            return _walk(value, self.segments[1:], scope)
+        if self.root not in scope.results:
+            return MISSING
+        return _walk(scope.results[self.root], self.segments, scope)
+
+    def check(self, request: MessageDescriptor, earlier_steps: set[str]) -> None:
+        """Fail at start-up when the reference names no request field or no earlier step."""
+        if self.root == REQUEST:
+            name = self.segments[0] if self.segments else None
+            if not isinstance(name, str) or name not in request.fields_by_name:
+                raise ReferenceError(f"{self.text}: {request.full_name} has no field {name!r}")
+        elif self.root not in earlier_steps:
+            raise ReferenceError(f"{self.text}: no earlier step named {self.root!r}")
+        for segment in self.segments:
+            if isinstance(segment, Filter) and segment.value is not None:
+                segment.value.check(request, earlier_steps)
+
+
+def _walk(value: Any, segments: tuple[Segment, ...], scope: Scope) -> Any:
+    for segment in segments:
+        if value is MISSING or value is None:
+            return MISSING
+        if isinstance(segment, int):
+            if not isinstance(value, list) or not -len(value) <= segment < len(value):
+                return MISSING
+            value = value[segment]
+        elif isinstance(segment, Filter):
+            wanted = segment.value.resolve(scope) if segment.value is not None else segment.literal
+            if not isinstance(value, list) or wanted is MISSING:
+                return MISSING
+            value = next(
+                (item for item in value if isinstance(item, dict) and item.get(segment.key) == wanted), MISSING
+            )
+        else:
+            if not isinstance(value, dict) or segment not in value:
+                return MISSING
+            value = value[segment]
+    return value
+
+
+def _split_path(body: str, text: str) -> list[str]:
+    """Split on dots outside brackets; a bracketed filter is a token of its own (`a[k=$x.y].b`)."""
+    tokens: list[str] = []
+    current = ""
+    depth = 0
+    after_filter = False
+    for char in body:
+        if depth == 0 and char == ".":
+            if not current and not after_filter:
+                raise ReferenceError(f"{text!r}: empty path segment")
+            if current:
+                tokens.append(current)
+            current, after_filter = "", False
+            continue
+        if depth == 0 and char == "[":
+            if current:
+                tokens.append(current)
+            current = ""
+        if char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+            if depth < 0:
+                raise ReferenceError(f"{text!r}: unbalanced brackets")
+        current += char
+        after_filter = False
+        if depth == 0 and char == "]":
+            tokens.append(current)
+            current, after_filter = "", True
+    if depth != 0 or (not current and not after_filter):
+        raise ReferenceError(f"{text!r}: malformed reference")
+    if current:
+        tokens.append(current)
+    return tokens
+
+
+_FILTER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)=([^\]]+)\]")
+
+
+def parse_reference(text: str) -> Reference:
+    """Parse `$root.a.0.[k=v].b` (a filter may also follow a key directly: `stages[uuid=$x]`)."""
+    if not text.startswith("$") or len(text) < 2:
+        raise ReferenceError(f"{text!r}: a reference starts with '$'")
+    tokens = _split_path(text[1:], text)
+    root, rest = tokens[0], tokens[1:]
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", root):
+        raise ReferenceError(f"{text!r}: {root!r} is not a step name or 'request'")
+    segments: list[Segment] = []
+    for token in rest:
+        match = _FILTER.fullmatch(token)
+        if match:
+            key, raw = match.groups()
+            if raw.startswith("$"):
+                segments.append(Filter(key, parse_reference(raw)))
+            else:
+                segments.append(Filter(key, None, _literal(raw, text)))
+        elif re.fullmatch(r"-?\d+", token):
+            segments.append(int(token))
+        elif re.fullmatch(r"[A-Za-z_@][A-Za-z0-9_\-]*", token):
+            segments.append(token)
+        else:
+            raise ReferenceError(f"{text!r}: bad path segment {token!r}")
+    return Reference(text, root, tuple(segments))
+
+
+def _literal(raw: str, context: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise ReferenceError(f"{context!r}: {raw!r} is neither a $reference nor a JSON literal") from None
+
+
+# ---- conditions ----------------------------------------------------------------------------------
+
+
+def truthy(value: Any) -> bool:
+    return value is not MISSING and value is not None and value not in (False, "", [], {}, 0)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`$ref`, `!$ref`, `$ref == X`, `$ref != X`, `$ref in [X, Y]`."""
+
+    text: str
+    reference: Reference
+    operator: str  # "truthy", "falsy", "==", "!=", "in"
+    operand: Any = None
+
+    def holds(self, scope: Scope) -> bool:
+        value = self.reference.resolve(scope)
+        if self.operator == "truthy":
+            return truthy(value)
+        if self.operator == "falsy":
+            return not truthy(value)
+        if self.operator == "==":
+            return value is not MISSING and value == self.operand
+        if self.operator == "!=":
+            return value is MISSING or value != self.operand
+        return value is not MISSING and value in self.operand
+
+
+def parse_condition(text: str) -> Condition:
+    stripped = text.strip()
+    if stripped.startswith("!"):
+        return Condition(text, parse_reference(stripped[1:].strip()), "falsy")
+    for operator in ("==", "!=", " in "):
+        if operator in stripped:
+            left, right = stripped.split(operator, 1)
+            operand = _literal(right.strip(), text)
+            name = operator.strip()
+            if name == "in" and not isinstance(operand, list):
+                raise ReferenceError(f"{text!r}: 'in' needs a JSON list")
+            return Condition(text, parse_reference(left.strip()), name, operand)
+    return Condition(text, parse_reference(stripped), "truthy")
