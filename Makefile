@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PROTOS := $(shell find protos -name '*.proto')
 GENERATED := service/encord_gateway/_generated/__init__.py
 
-.PHONY: run test lint bench proto clean
+.PHONY: run test lint bench proto docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ $(GENERATED): $(PROTOS) tools/genproto.py | $(VENV)/.installed-run
 
 proto: $(VENV)/.installed-run
 	$(BIN)/python tools/genproto.py
+
+# README.md's operations table, generated from the descriptors and the catalogue (a test fails when it is stale).
+docs: $(VENV)/.installed-run $(GENERATED)
+	$(BIN)/python tools/gendocs.py
 
 run: $(VENV)/.installed-run $(GENERATED)
 	$(BIN)/encord-gateway run

@@ -1,4 +1,4 @@
-"""Command line: `encord-gateway run | serve | sandbox | vault ... | token ...`."""
+"""Command line: `encord-gateway run | serve | sandbox | operations | vault ... | token ...`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .access.tokens import TokenStore
 from .admin import commands as admin_commands
 from .app import Endpoints, Gateway
 from .config import Settings
+from .operations import catalog, catalogue, overview
 from .vault import Vault, VaultError
 from .vault import commands as vault_commands
 from .vault.audit import AuditConfig, AuditLog
@@ -230,11 +231,48 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=8900)
     sandbox.add_argument("--state", type=Path, help="JSON file that keeps the sandbox's state across restarts")
 
+    operations = commands.add_parser(
+        "operations",
+        help="the public API's operations and the Encord catalogue rows they cover",
+        description=(
+            "One line per RPC of the public API: full name, catalogue IDs, Encord wire call(s), access, cache TTL "
+            "and HTTP rule. With --coverage: every row of Encord's operation catalogue with the RPC(s) that cover "
+            "it, then totals per area."
+        ),
+    )
+    operations.add_argument("--format", choices=("text", "json", "markdown"), default="text", help="default text")
+    operations.add_argument("--coverage", action="store_true", help="list catalogue rows and their coverage instead")
+    operations.set_defaults(func=_operations)
+
     vault_group = vault_commands.register(commands)
     admin_commands.register_vault_rotation(vault_group)
     vault_commands.register_audit(commands)
     access_commands.register(commands)
     return parser
+
+
+def _operations(args: argparse.Namespace) -> int:
+    """`encord-gateway operations [--coverage] [--format text|json|markdown]`, derived from the descriptors."""
+    try:
+        operations = overview.public_operations(catalog.load_catalog())
+        coverage = overview.coverage(operations, catalogue.load_catalogue())
+    except ValueError as exc:  # a proto or the catalogue file that start-up would refuse as well
+        print(f"encord-gateway: {exc}", file=sys.stderr)
+        return 2
+    if args.coverage:
+        renderers = {
+            "text": overview.coverage_text,
+            "json": overview.coverage_json,
+            "markdown": overview.coverage_markdown,
+        }
+        sys.stdout.write(renderers[args.format](coverage))
+    elif args.format == "markdown":  # exactly the README's generated section
+        sys.stdout.write(overview.operations_markdown(operations, coverage))
+    elif args.format == "json":
+        sys.stdout.write(overview.operations_json(operations))
+    else:
+        sys.stdout.write(overview.operations_text(operations))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ from google.protobuf import descriptor, message, message_factory
 from .._generated.encord.gateway import v1 as generated_v1
 from .._generated.encord.gateway.admin import v1 as generated_admin_v1
 from .._generated.encord.gateway.v1 import options_pb2
+from . import catalogue
 from .descriptors import has_option, option
 from .plan import CallPlan
 
@@ -122,6 +123,7 @@ def load_catalog(modules: list[ModuleType] | None = None) -> dict[str, Operation
                 spec = _spec(service.full_name, method)
                 specs[spec.full_name] = spec
     _check_invalidations(specs)
+    catalogue.check_catalogue_ids(specs.values(), PUBLIC_PACKAGE)
     return specs
 
 
