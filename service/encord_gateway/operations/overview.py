@@ -28,18 +28,20 @@ REGENERATE_COMMAND = "make docs"
 def wire_calls(spec: OperationSpec) -> tuple[str, ...]:
     """The Encord call(s) one RPC makes, in order: `v1 <query_type> <query_method> <endpoint>` or `v2 <METHOD> <path>`.
 
-    Today every operation is a single call; a composite operation will contribute one entry per step here.
+    A composite contributes one entry per step (conditional steps included), prefixed with the step's name.
     """
     assert spec.operation is not None and spec.plan is not None
-    call = spec.operation.WhichOneof("call")
-    if call == "v1":
-        v1 = spec.operation.v1
-        # Which endpoint a v1 call uses depends on its declaration only, never on request values, so the
-        # engine's own decision for an empty request is the one to show.
-        endpoint = spec.plan.wire_call(spec.request_class()).path
-        return (f"v1 {v1.query_type} {v1.query_method} {endpoint}",)
-    v2 = spec.operation.v2
-    return (f"v2 {v2.method} {v2.path}",)
+    calls = []
+    for step in spec.plan.steps:
+        call = step.call
+        if call.api == "v1":
+            # The same decision the engine makes: /public with ResourceID when the call names a resource.
+            resource = bool(spec.operation.resource_field) and not call.user_endpoint
+            text = f"v1 {call.target} {call.method} {'/public' if resource else '/public/user'}"
+        else:
+            text = f"v2 {call.method} {call.target}"
+        calls.append(f"{step.name}: {text}" if step.name else text)
+    return tuple(calls)
 
 
 def access_name(access: int) -> str:
