@@ -1,9 +1,11 @@
 """The OpenAPI 3.0.3 document of the REST surface, derived from the same descriptors as the routes.
 
-`build_openapi(specs)` walks every operation with a google.api.http rule exactly as the transcoder
-(rest.py) serves it: one operation per route, path variables as required path parameters, the other
-top-level fields of a body-less route as query parameters, the whole request minus the path fields as
-the JSON body of a `body: "*"` route, and google.rpc.Status as every error. Schemas follow proto3 JSON
+`build_openapi(specs)` walks every binding of every google.api.http rule exactly as the transcoder
+(rest.py) serves it: one operation per route (additional bindings get the operationId suffix 2, 3, ...),
+path variables as required path parameters, the whole request minus the path fields as the JSON body
+of a `body: "*"` binding, the one field's JSON as the body of a `body: "<field>"` binding, the other
+top-level fields of a binding without `body: "*"` as query parameters, the `response_body` field (or
+the whole response) as the answer, and google.rpc.Status as every error. Schemas follow proto3 JSON
 with the proto field names the gateway answers with (64-bit integers are strings, enums their value
 names, Timestamp/Duration strings, Struct/Value free-form). Summaries and descriptions come from the
 comments in the generated descriptor set, when it carries source info.
@@ -24,7 +26,7 @@ from google.rpc import status_pb2
 
 from .. import __version__
 from .._generated.encord.gateway.v1 import options_pb2
-from ..operations.catalog import OperationSpec
+from ..operations.catalog import HttpRule, OperationSpec
 from ..operations.descriptors import EnumDescriptor, FieldDescriptor, MessageDescriptor, has_option, option
 
 OPENAPI_VERSION = "3.0.3"
@@ -156,7 +158,8 @@ def _behaviors(field: FieldDescriptor) -> set[int]:
     return set(option(field.GetOptions(), field_behavior_pb2.field_behavior))
 
 
-def _is_map(field: FieldDescriptor) -> bool:
+def is_map(field: FieldDescriptor) -> bool:
+    """A map field: on the wire a repeated entry message, in JSON an object."""
     return bool(field.type == FD.TYPE_MESSAGE and field.message_type.GetOptions().map_entry)
 
 
@@ -227,7 +230,7 @@ class SchemaSet:
 
     def field_type(self, field: FieldDescriptor) -> Schema:
         """The field's schema without annotations: maps are objects, repeated fields arrays."""
-        if _is_map(field):
+        if is_map(field):
             return {"type": "object", "additionalProperties": self.value(field.message_type.fields_by_name["value"])}
         if field.is_repeated:
             return {"type": "array", "items": self.value(field)}
@@ -256,7 +259,7 @@ class SchemaSet:
 
 def _queryable(field: FieldDescriptor) -> bool:
     """Scalars, enums, repeated scalars and string-form well-known types: what a query string carries."""
-    if _is_map(field):
+    if is_map(field):
         return False
     return field.type != FD.TYPE_MESSAGE or field.message_type.full_name in _QUERY_MESSAGES
 
@@ -290,13 +293,13 @@ class _Builder:
         parameter["schema"] = self.schemas.field_type(field)
         return parameter
 
-    def request_body(self, spec: OperationSpec) -> Schema:
-        assert spec.http is not None
+    def request_body(self, spec: OperationSpec, rule: HttpRule, operation_id: str) -> Schema:
+        """The body of a `body: "*"` binding: the request message, less the binding's path variables."""
         msg: MessageDescriptor = spec.request_class.DESCRIPTOR
-        path_fields = spec.http.path_fields
+        path_fields = rule.path_fields
         if path_fields:
-            # A service's scope holds only methods, so `<Service>.<Method>Body` never names a message.
-            name = spec.full_name + "Body"
+            # A service's scope holds only methods, so `<Service>.<Method>[n]Body` never names a message.
+            name = operation_id + "Body"
             schema = self.schemas.message(msg, omit=path_fields)
             schema["description"] = f"{msg.full_name} without the path variables ({', '.join(path_fields)})."
             self.schemas.schemas[name] = schema
@@ -306,45 +309,66 @@ class _Builder:
             schema = self.schemas.schemas.get(msg.full_name, {})
         return {"required": "required" in schema, "content": {JSON: {"schema": reference}}}
 
-    def operation(self, spec: OperationSpec) -> Schema:
-        assert spec.http is not None
+    def field_body(self, spec: OperationSpec, rule: HttpRule) -> Schema:
+        """The body of a `body: "<field>"` binding: that one field's JSON (an array for a repeated field)."""
+        field = spec.request_class.DESCRIPTOR.fields_by_name[rule.body]
+        return {
+            "description": f"The {field.name} field of {spec.request_class.DESCRIPTOR.full_name}.",
+            "required": field_behavior_pb2.REQUIRED in _behaviors(field),
+            "content": {JSON: {"schema": self.schemas.field(field)}},
+        }
+
+    def response(self, spec: OperationSpec, rule: HttpRule) -> Schema:
+        """The 200 answer: the response message, or its `response_body` field alone."""
+        msg: MessageDescriptor = spec.response_class.DESCRIPTOR
+        if not rule.response_body:
+            return {
+                "description": f"{msg.name} (proto field names)",
+                "content": {JSON: {"schema": self.schemas.message_ref(msg)}},
+            }
+        field = msg.fields_by_name[rule.response_body]
+        return {
+            "description": f"The {field.name} field of {msg.name} (proto field names)",
+            "content": {JSON: {"schema": self.schemas.field(field)}},
+        }
+
+    def operation(self, spec: OperationSpec, rule: HttpRule, operation_id: str) -> Schema:
         msg: MessageDescriptor = spec.request_class.DESCRIPTOR
         comment = self.comments.get(spec.full_name, "")
         operation: Schema = {
-            "operationId": spec.full_name,
+            "operationId": operation_id,
             "tags": [spec.service.rsplit(".", 1)[-1]],
             "summary": _summary(comment) or spec.method,
         }
         if comment:
             operation["description"] = comment
-        path_fields = spec.http.path_fields
-        for name in path_fields:
-            if name not in msg.fields_by_name:
-                raise ValueError(f"{spec.full_name}: path variable {{{name}}} is not a field of {msg.full_name}")
+        path_fields = rule.path_fields
         parameters = [self.parameter(msg.fields_by_name[name], "path") for name in path_fields]
-        has_body = spec.http.body == "*"
-        if not has_body:  # the transcoder reads no body here: every other field travels in the query string
+        if rule.body != "*":  # every field outside the path and the body travels in the query string
             parameters += [
                 self.parameter(field, "query")
                 for field in msg.fields
-                if field.name not in path_fields and _queryable(field)
+                if field.name not in path_fields and field.name != rule.body and _queryable(field)
             ]
         if parameters:
             operation["parameters"] = parameters
-        if has_body:
-            operation["requestBody"] = self.request_body(spec)
-        response: MessageDescriptor = spec.response_class.DESCRIPTOR
+        if rule.body == "*":
+            operation["requestBody"] = self.request_body(spec, rule, operation_id)
+        elif rule.body:
+            operation["requestBody"] = self.field_body(spec, rule)
         operation["responses"] = {
-            "200": {
-                "description": f"{response.name} (proto field names)",
-                "content": {JSON: {"schema": self.schemas.message_ref(response)}},
-            },
+            "200": self.response(spec, rule),
             "default": {
                 "description": "An error: google.rpc.Status with grpc-gateway's HTTP status for its code.",
                 "content": {JSON: {"schema": _ref(STATUS_SCHEMA)}},
             },
         }
         return operation
+
+
+def operation_id(spec: OperationSpec, binding_index: int) -> str:
+    """The RPC's full name for its primary binding; grpc-gateway's `<name><n>` (n from 2) for additional ones."""
+    return spec.full_name if binding_index == 0 else f"{spec.full_name}{binding_index + 1}"
 
 
 def _document_operation() -> Schema:
@@ -374,11 +398,12 @@ def build_openapi(specs: Mapping[str, OperationSpec], comments: Mapping[str, str
     for spec in sorted(specs.values(), key=lambda s: s.full_name):
         if spec.http is None:
             continue
-        item = paths.setdefault(spec.http.template, {})
-        verb = spec.http.verb.lower()
-        if verb in item:
-            raise ValueError(f"{spec.full_name}: {spec.http.verb} {spec.http.template} is already bound")
-        item[verb] = builder.operation(spec)
+        for index, rule in enumerate(spec.http.bindings):
+            item = paths.setdefault(rule.template, {})
+            verb = rule.verb.lower()
+            if verb in item:
+                raise ValueError(f"{spec.full_name}: {rule.verb} {rule.template} is already bound")
+            item[verb] = builder.operation(spec, rule, operation_id(spec, index))
         services.add(spec.service)
     tags = []
     for service in sorted(services, key=lambda name: name.rsplit(".", 1)[-1]):

@@ -1,11 +1,16 @@
 """REST/JSON transcoder on aiohttp: routes derived from the google.api.http rules, same chain as gRPC.
 
+Each binding of a rule (the primary one and its additional_bindings) is one route. A binding's body
+is the whole request less its path variables (`body: "*"`), the JSON of one request field (`body:
+"<field>"`, e.g. a bare array for a repeated field), or absent; fields outside path and body come
+from the query string. The answer is the response message, or its `response_body` field alone.
 Requests and responses are proto3 JSON (json_format); responses use the proto field names, and
 requests accept either spelling. Errors are google.rpc.Status JSON with grpc-gateway's HTTP codes.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -13,13 +18,14 @@ from typing import Any
 import grpc
 from aiohttp import web
 from google.api import field_behavior_pb2
-from google.protobuf import descriptor, json_format, message
+from google.protobuf import descriptor, json_format, message, message_factory
 
 from ..errors import GatewayError, invalid_argument
-from ..operations.catalog import OperationSpec
+from ..operations.catalog import HttpRule, OperationSpec
 from ..operations.descriptors import FieldDescriptor, MessageDescriptor, option
+from ..operations.engine import Outcome
 from .chain import CallChain, Peer
-from .openapi import DOCUMENT_PATH, build_openapi
+from .openapi import DOCUMENT_PATH, build_openapi, is_map, operation_id
 from .status import http_status
 from .tls import peer_from_der
 
@@ -56,7 +62,9 @@ def _query_value(field: FieldDescriptor, text: str) -> Any:
     return text
 
 
-def request_fields(spec: OperationSpec, request: web.Request, body: dict[str, Any] | None) -> dict[str, Any]:
+def request_fields(
+    spec: OperationSpec, rule: HttpRule, request: web.Request, body: dict[str, Any] | None
+) -> dict[str, Any]:
     """Merge body, query string and path variables into one proto3-JSON object (path wins)."""
     msg_descriptor = spec.request_class.DESCRIPTOR
     fields: dict[str, Any] = dict(body or {})
@@ -64,6 +72,9 @@ def request_fields(spec: OperationSpec, request: web.Request, body: dict[str, An
         field = _field_for(msg_descriptor, name)
         if field is None:
             raise invalid_argument([(name, "is not a field of " + msg_descriptor.name)])
+        if field.name == rule.body:
+            # grpc-gateway drops such a parameter silently; refusing it tells the caller where the value goes.
+            raise invalid_argument([(field.name, "is the request body and cannot be set in the query string")])
         values = [_query_value(field, text) for text in request.query.getall(name)]
         if field.is_repeated:
             fields[field.name] = values
@@ -75,19 +86,35 @@ def request_fields(spec: OperationSpec, request: web.Request, body: dict[str, An
     return fields
 
 
-async def _read_body(spec: OperationSpec, request: web.Request) -> dict[str, Any] | None:
-    if spec.http is None or spec.http.body != "*":
+def _body_shape_error(field: FieldDescriptor, value: Any) -> str | None:
+    """Why `value` cannot be the JSON of `field`, when its shape alone says so; ParseDict checks the rest."""
+    if is_map(field):
+        return None if isinstance(value, dict) else "must be a JSON object: the request body is this map field"
+    if field.is_repeated:
+        return None if isinstance(value, list) else "must be a JSON array: the request body is this repeated field"
+    return None
+
+
+async def _read_body(spec: OperationSpec, rule: HttpRule, request: web.Request) -> dict[str, Any] | None:
+    """The request fields the body carries, as proto3 JSON keyed by field name; None for a body-less binding."""
+    if not rule.body:
         return None
     raw = await request.read()
     if not raw:
-        return {}
+        return {}  # an absent body leaves its fields unset, as grpc-gateway does
     try:
         body = json.loads(raw)
     except ValueError:
         raise invalid_argument([("(body)", "is not valid JSON")]) from None
-    if not isinstance(body, dict):
-        raise invalid_argument([("(body)", "must be a JSON object")])
-    return body
+    if rule.body == "*":
+        if not isinstance(body, dict):
+            raise invalid_argument([("(body)", "must be a JSON object")])
+        return body
+    field = spec.request_class.DESCRIPTOR.fields_by_name[rule.body]
+    problem = _body_shape_error(field, body)
+    if problem is not None:
+        raise invalid_argument([(field.name, problem)])
+    return {field.name: body}
 
 
 def _parse(spec: OperationSpec, fields: dict[str, Any]) -> message.Message:
@@ -125,21 +152,56 @@ def _aiohttp_path(template: str) -> str:
     return re.sub(r"\{([a-z_][a-z0-9_]*)\}", r"{\1:[^/:]+}", template)
 
 
-def _route(spec: OperationSpec, chain: CallChain) -> web.RouteDef:
-    assert spec.http is not None
+def _response_json(rule: HttpRule, response: message.Message) -> str:
+    """The REST answer: the whole response message, or the JSON of its `response_body` field alone."""
+    if not rule.response_body:
+        return json_format.MessageToJson(response, preserving_proto_field_name=True, indent=None)
+    field = response.DESCRIPTOR.fields_by_name[rule.response_body]
+    if field.type == descriptor.FieldDescriptor.TYPE_MESSAGE and not field.is_repeated:
+        value = json_format.MessageToDict(getattr(response, field.name), preserving_proto_field_name=True)
+    else:
+        # MessageToDict leaves out empty lists and maps and default scalars; the bare answer still has a value.
+        value = json_format.MessageToDict(response, preserving_proto_field_name=True).get(
+            field.name, _default_json(response.DESCRIPTOR, field.name)
+        )
+    return json.dumps(value)
+
+
+@functools.cache
+def _default_json(msg_descriptor: MessageDescriptor, name: str) -> Any:
+    """The proto3 JSON of an unset field: [] for a list, {} for a map, the zero value; null if it has presence."""
+    empty = message_factory.GetMessageClass(msg_descriptor)()
+    everything = json_format.MessageToDict(
+        empty, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
+    return everything.get(name)
+
+
+async def _read_request(spec: OperationSpec, rule: HttpRule, request: web.Request) -> message.Message:
+    """The request message as the binding lays it out over path variables, query string and body."""
+    body = await _read_body(spec, rule, request)
+    return _parse(spec, request_fields(spec, rule, request, body))
+
+
+def _answer(rule: HttpRule, outcome: Outcome) -> web.Response:
+    """A unary answer: one JSON document, with the cache verdict of a cacheable read."""
+    headers = {"x-cache": outcome.cache} if outcome.cache else {}
+    return web.Response(text=_response_json(rule, outcome.response), content_type="application/json", headers=headers)
+
+
+def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain) -> web.RouteDef:
+    """One binding of one RPC: read the request it describes, run it through the chain, answer as it says."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
-            parsed = _parse(spec, request_fields(spec, request, await _read_body(spec, request)))
+            parsed = await _read_request(spec, rule, request)
             metadata = {key.lower(): value for key, value in request.headers.items()}
             outcome = await chain.run(spec, parsed, metadata, None, _peer(request))
         except GatewayError as error:
             return error_response(error)
-        text = json_format.MessageToJson(outcome.response, preserving_proto_field_name=True, indent=None)
-        headers = {"x-cache": outcome.cache} if outcome.cache else {}
-        return web.Response(text=text, content_type="application/json", headers=headers)
+        return _answer(rule, outcome)
 
-    return web.route(spec.http.verb, _aiohttp_path(spec.http.template), handle, name=spec.full_name)
+    return web.route(rule.verb, _aiohttp_path(rule.template), handle, name=name)
 
 
 @web.middleware
@@ -166,7 +228,14 @@ async def status_errors(request: web.Request, handler: Any) -> web.StreamRespons
 
 def build_app(specs: dict[str, OperationSpec], chain: CallChain) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[status_errors])
-    app.add_routes([_route(spec, chain) for spec in specs.values() if spec.http is not None])
+    app.add_routes(
+        [
+            _route(spec, rule, operation_id(spec, index), chain)
+            for spec in specs.values()
+            if spec.http is not None
+            for index, rule in enumerate(spec.http.bindings)
+        ]
+    )
     document = json.dumps(build_openapi(specs), indent=None)  # built once; served without a token
 
     async def openapi(request: web.Request) -> web.StreamResponse:

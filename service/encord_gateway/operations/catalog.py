@@ -22,17 +22,37 @@ from .plan import CallPlan
 PUBLIC_PACKAGE = "encord.gateway.v1"
 
 
+# `{field}` is the one path-variable form the transcoder serves; `{field=pattern}` and `{a.b}` are not.
+_PATH_VARIABLE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_ANY_VARIABLE = re.compile(r"\{[^}]*\}")
+# grpc-gateway refuses a body on GET (HTTP gives it no meaning) and, by default, on DELETE.
+_BODILESS_VERBS = frozenset({"GET", "DELETE"})
+
+
 @dataclass(frozen=True)
 class HttpRule:
-    """A google.api.http binding: verb, path template, and which fields the body carries."""
+    """A google.api.http binding: verb, path template, what the body carries and what the answer is.
+
+    `body` is "" (no body: the other fields travel in the query string), "*" (every field not in
+    the path) or the name of one top-level request field whose JSON is the whole body. `response_body`
+    is "" (the whole response message) or the name of one top-level response field. The primary
+    binding carries the rule's `additional_bindings`; each of those is a binding of its own.
+    """
 
     verb: str
     template: str
     body: str
+    response_body: str = ""
+    additional_bindings: tuple[HttpRule, ...] = ()
 
     @cached_property
     def path_fields(self) -> tuple[str, ...]:
-        return tuple(re.findall(r"\{([a-z_][a-z0-9_]*)\}", self.template))
+        return tuple(_PATH_VARIABLE.findall(self.template))
+
+    @property
+    def bindings(self) -> tuple[HttpRule, ...]:
+        """Every route of the RPC: this binding first, then its additional bindings in declaration order."""
+        return (self, *self.additional_bindings)
 
 
 @dataclass(frozen=True)
@@ -97,10 +117,50 @@ def _http_rule(method: descriptor.MethodDescriptor) -> HttpRule | None:
     if not options.HasExtension(annotations_pb2.http):
         return None
     rule: http_pb2.HttpRule = options.Extensions[annotations_pb2.http]
-    verb = rule.WhichOneof("pattern")
-    if verb is None or verb == "custom":
+    additional = []
+    for extra in rule.additional_bindings:
+        if extra.additional_bindings:  # http.proto: "the nesting may only be one level deep"
+            raise ValueError(f"{method.full_name}: an additional binding has additional_bindings of its own")
+        additional.append(_binding(method, extra))
+    primary = _binding(method, rule)
+    return HttpRule(primary.verb, primary.template, primary.body, primary.response_body, tuple(additional))
+
+
+def _binding(method: descriptor.MethodDescriptor, rule: http_pb2.HttpRule) -> HttpRule:
+    """One binding, checked against the request and response messages so a bad rule fails at start-up."""
+    pattern = rule.WhichOneof("pattern")
+    if pattern is None or pattern == "custom":
         raise ValueError(f"{method.full_name}: unsupported google.api.http pattern")
-    return HttpRule(verb=verb.upper(), template=getattr(rule, verb), body=rule.body)
+    # grpc-gateway reads response_body "*" as the whole message, like an omitted one.
+    binding = HttpRule(
+        verb=pattern.upper(),
+        template=getattr(rule, pattern),
+        body=rule.body,
+        response_body="" if rule.response_body == "*" else rule.response_body,
+    )
+    where = f"{method.full_name}: {binding.verb} {binding.template}"
+    request, response = method.input_type, method.output_type
+    for variable in _ANY_VARIABLE.findall(binding.template):
+        if not _PATH_VARIABLE.fullmatch(variable):
+            raise ValueError(f"{where}: path variable {variable} is not of the supported form {{field}}")
+    for name in binding.path_fields:
+        field = request.fields_by_name.get(name)
+        if field is None:
+            raise ValueError(f"{where}: path variable {{{name}}} is not a field of {request.full_name}")
+        if field.is_repeated or field.type == descriptor.FieldDescriptor.TYPE_MESSAGE:
+            raise ValueError(f"{where}: path variable {{{name}}} must be a singular scalar field")
+    if binding.body and binding.verb in _BODILESS_VERBS:
+        raise ValueError(f"{where}: a {binding.verb} binding cannot have a request body")
+    if binding.body not in ("", "*"):
+        if binding.body not in request.fields_by_name:
+            raise ValueError(f"{where}: body {binding.body!r} is not a top-level field of {request.full_name}")
+        if binding.body in binding.path_fields:
+            raise ValueError(f"{where}: body field {binding.body!r} is also a path variable")
+    if binding.response_body and binding.response_body not in response.fields_by_name:
+        raise ValueError(
+            f"{where}: response_body {binding.response_body!r} is not a top-level field of {response.full_name}"
+        )
+    return binding
 
 
 def api_modules() -> list[ModuleType]:
