@@ -132,10 +132,13 @@ def test_coverage_lists_every_row_once_in_catalogue_order() -> None:
     assert [columns(line)[0] for line in table] == [row[0] for row in catalogue_rows()]
     by_id = {columns(line)[0]: columns(line) for line in table}
     assert by_id["P-01"] == ["P-01", "current", "Fetch project information / ontology / label rows", GET_PROJECT]
-    assert by_id["P-03"][-1] == "encord.gateway.v1.OntologyService.GetOntology"
+    # A row carried out by several RPCs lists them all.
+    assert by_id["P-03"][-1] == (
+        "encord.gateway.v1.OntologyService.GetOntology, encord.gateway.v1.ProjectService.GetProjectDetails"
+    )
     assert by_id["U-23"][-1] == "no wire call"
     assert by_id["W-07"][-1] == "see L-08, L-09, L-10"
-    assert by_id["P-02"][-1] == "-"
+    assert by_id["L-01"][-1] == "-"
 
 
 def test_coverage_names_every_rpc_that_covers_a_row() -> None:

@@ -134,9 +134,16 @@ def test_path_parameters_match_the_template_variables() -> None:
 
 def test_responses_are_the_response_message_and_status_errors() -> None:
     for full_name, (_, _, op) in rpc_operations().items():
-        ok = op["responses"]["200"]["content"]["application/json"]["schema"]
-        response_name = SPECS[full_name].response_class.DESCRIPTOR.full_name
-        assert ok == {"$ref": f"#/components/schemas/{response_name}"}
+        spec = SPECS[full_name]
+        # A server stream answers NDJSON, one response message per line.
+        content = op["responses"]["200"]["content"][
+            "application/x-ndjson" if spec.server_streaming else "application/json"
+        ]
+        response_name = spec.response_class.DESCRIPTOR.full_name
+        if response_name == "google.protobuf.Empty":
+            assert content["schema"] == {"type": "object"}  # `{}`: well-known types are inlined
+        else:
+            assert content["schema"] == {"$ref": f"#/components/schemas/{response_name}"}
         error = op["responses"]["default"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/google.rpc.Status"}
     status = DOCUMENT["components"]["schemas"]["google.rpc.Status"]
@@ -153,6 +160,10 @@ def test_body_routes_have_a_body_and_no_query_parameters() -> None:
             fields = [f.name for f in spec.request_class.DESCRIPTOR.fields if f.name not in spec.http.path_fields]
             assert list(body.get("properties", {})) == fields
             assert not query_parameters(spec.full_name)
+        elif spec.http.body:
+            # A one-field body: that field is the body and not a query parameter.
+            assert "requestBody" in op
+            assert spec.http.body not in query_parameters(spec.full_name)
         else:
             assert "requestBody" not in op
 
@@ -176,7 +187,7 @@ def test_get_routes_take_their_filters_as_query_parameters() -> None:
     assert set(params) == {
         "title_eq", "title_like", "desc_eq", "desc_like",
         "created_before", "created_after", "edited_before", "edited_after",
-        "include_org_access", "tags_anyof", "page_token",
+        "include_org_access", "tags_anyof", "page_token", "page_size",
     }  # fmt: skip
     assert params["title_like"]["schema"] == {"type": "string"}
     assert params["created_after"]["schema"] == {"type": "string", "format": "date-time"}

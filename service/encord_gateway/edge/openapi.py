@@ -37,6 +37,8 @@ SECURITY_SCHEME = "bearer"
 SCHEMA_PREFIX = "#/components/schemas/"
 STATUS_SCHEMA = "google.rpc.Status"
 JSON = "application/json"
+NDJSON = "application/x-ndjson"
+OCTETS = "application/octet-stream"
 
 Schema = dict[str, Any]
 FD = descriptor.FieldDescriptor
@@ -310,8 +312,15 @@ class _Builder:
         return {"required": "required" in schema, "content": {JSON: {"schema": reference}}}
 
     def field_body(self, spec: OperationSpec, rule: HttpRule) -> Schema:
-        """The body of a `body: "<field>"` binding: that one field's JSON (an array for a repeated field)."""
+        """The body of a `body: "<field>"` binding: that one field's JSON (an array for a repeated field);
+        for a client-streaming RPC, the raw bytes of its chunk field."""
         field = spec.request_class.DESCRIPTOR.fields_by_name[rule.body]
+        if spec.client_streaming:
+            return {
+                "description": f"The raw bytes of {field.name}, streamed (not base64, not JSON).",
+                "required": True,
+                "content": {OCTETS: {"schema": {"type": "string", "format": "binary"}}},
+            }
         return {
             "description": f"The {field.name} field of {spec.request_class.DESCRIPTOR.full_name}.",
             "required": field_behavior_pb2.REQUIRED in _behaviors(field),
@@ -321,6 +330,12 @@ class _Builder:
     def response(self, spec: OperationSpec, rule: HttpRule) -> Schema:
         """The 200 answer: the response message, or its `response_body` field alone."""
         msg: MessageDescriptor = spec.response_class.DESCRIPTOR
+        if spec.server_streaming:
+            return {
+                "description": f"A stream of {msg.name} as NDJSON, one message per line; a failure after the "
+                "first line ends the stream with a google.rpc.Status line (it has `code` and `details`).",
+                "content": {NDJSON: {"schema": self.schemas.message_ref(msg)}},
+            }
         if not rule.response_body:
             return {
                 "description": f"{msg.name} (proto field names)",

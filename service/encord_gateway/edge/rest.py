@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -30,6 +31,8 @@ from .status import http_status
 from .tls import peer_from_der
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
+NDJSON = "application/x-ndjson"
+CLIENT_CHUNK_BYTES = 256 * 1024
 TRUE_WORDS = {"true", "1", "yes"}
 FALSE_WORDS = {"false", "0", "no"}
 
@@ -189,14 +192,68 @@ def _answer(rule: HttpRule, outcome: Outcome) -> web.Response:
     return web.Response(text=_response_json(rule, outcome.response), content_type="application/json", headers=headers)
 
 
+def _metadata(request: web.Request) -> dict[str, str]:
+    return {key.lower(): value for key, value in request.headers.items()}
+
+
+async def _stream_answer(
+    request: web.Request, rule: HttpRule, items: AsyncIterator[message.Message]
+) -> web.StreamResponse:
+    """A server stream as NDJSON: one JSON message per line; a failure after the first line ends the
+    stream with one more line, the google.rpc.Status JSON of the error (it has `code` and `details`).
+
+    The first message is awaited before the headers go out, so that a call refused outright (auth,
+    validation, a missing resource) still answers with its HTTP status and one Status document.
+    """
+    try:
+        first = await anext(items)
+    except StopAsyncIteration:
+        first = None
+    except GatewayError as error:
+        return error_response(error)
+    response = web.StreamResponse(status=200, headers={"Content-Type": NDJSON})
+    await response.prepare(request)
+    try:
+        if first is not None:
+            await response.write(_response_json(rule, first).encode("utf-8") + b"\n")
+            async for item in items:
+                await response.write(_response_json(rule, item).encode("utf-8") + b"\n")
+    except GatewayError as error:
+        status = json_format.MessageToDict(error.to_status(), preserving_proto_field_name=True)
+        await response.write(json.dumps(status).encode("utf-8") + b"\n")
+    await response.write_eof()
+    return response
+
+
+async def _body_chunks(
+    spec: OperationSpec, first: message.Message, request: web.Request
+) -> AsyncIterator[message.Message]:
+    """A client stream over REST: the message from path and query, then the raw body in chunks."""
+    assert spec.plan is not None and spec.plan.client_chunk_field is not None
+    field = spec.plan.client_chunk_field.name
+    yield first
+    async for chunk in request.content.iter_chunked(CLIENT_CHUNK_BYTES):
+        later = spec.request_class()
+        setattr(later, field, chunk)
+        yield later
+
+
 def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain) -> web.RouteDef:
     """One binding of one RPC: read the request it describes, run it through the chain, answer as it says."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
+            if spec.client_streaming:
+                # The body is the raw bytes of the chunk field, read only once the caller is authenticated.
+                first = _parse(spec, request_fields(spec, rule, request, None))
+                stream = _body_chunks(spec, first, request)
+                outcome = await chain.run_client_stream(spec, stream, _metadata(request), None, _peer(request))
+                return _answer(rule, outcome)
             parsed = await _read_request(spec, rule, request)
-            metadata = {key.lower(): value for key, value in request.headers.items()}
-            outcome = await chain.run(spec, parsed, metadata, None, _peer(request))
+            if spec.server_streaming:
+                items = chain.run_server_stream(spec, parsed, _metadata(request), None, _peer(request))
+                return await _stream_answer(request, rule, items)
+            outcome = await chain.run(spec, parsed, _metadata(request), None, _peer(request))
         except GatewayError as error:
             return error_response(error)
         return _answer(rule, outcome)

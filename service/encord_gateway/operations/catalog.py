@@ -201,6 +201,10 @@ def _spec(service: str, method: descriptor.MethodDescriptor) -> OperationSpec:
             raise ValueError(f"{method.full_name}: a client-streaming RPC declares client_stream, and only it")
         if method.server_streaming and not (plan.paging is not None or any(s.emit for s in plan.steps)):
             raise ValueError(f"{method.full_name}: a server-streaming RPC pages or has steps that emit")
+        rule = _http_rule(method)
+        if method.client_streaming and rule is not None and rule.body != plan.operation.client_stream.chunk_field:
+            # Over REST the streamed body is the raw bytes of the chunk field; everything else is path or query.
+            raise ValueError(f"{method.full_name}: its REST binding's body must be the chunk field")
     if has_option(options, options_pb2.admin):
         admin = option(options, options_pb2.admin)
         if admin.organisation_field and admin.organisation_field not in method.input_type.fields_by_name:

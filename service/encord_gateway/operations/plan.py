@@ -53,21 +53,21 @@ class Source:
     reference, or a literal alone."""
 
     field: FieldDescriptor | None = None
-    reference: Reference | None = None
+    reference: Reference | None = None  # the value itself, or a set field's fallback
     literal: Any = MISSING
 
     def value(self, scope: Scope, camel: bool, keep_nulls: bool) -> Any:
         """The value to send, or MISSING to leave the key out."""
+        if self.field is not None and is_set(scope.request, self.field):
+            return encode_field(scope.request, self.field, camel, keep_nulls)
         if self.reference is not None:
             found = self.reference.resolve(Scope(scope.request, scope.encode_request_field, scope.results, camel))
             return None if found is MISSING and keep_nulls else found
+        if self.literal is not MISSING:
+            return copy.deepcopy(self.literal)
         if self.field is not None:
-            if is_set(scope.request, self.field):
-                return encode_field(scope.request, self.field, camel, keep_nulls)
-            if self.literal is not MISSING:
-                return copy.deepcopy(self.literal)
             return None if keep_nulls else MISSING
-        return copy.deepcopy(self.literal)
+        return MISSING
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,11 @@ def _literal(text: str, raw: str) -> Any:
 
 
 def parse_source(text: str, request: MessageDescriptor, camel: bool, context: str) -> Source:
-    """`field`, `$ref`: what `x+=...`, uid_field, payload_field and body_field name."""
+    """`field`, `$ref` or a JSON object or list literal: what `x+=...`, uid_field, payload_field and body_field name."""
     if text.startswith("$"):
         return Source(reference=_reference(text, context))
+    if text[:1] in ("{", "["):
+        return Source(literal=_literal(text, context))
     field = _field_named(request, text, camel)
     if field is None:
         raise PlanError(f"{context}: {request.full_name} has no field {text!r}")
@@ -121,7 +123,10 @@ def parse_entry(raw: str, request: MessageDescriptor, camel: bool) -> Entry:
             raise PlanError(f"{request.full_name}: entry {raw!r} is neither a field nor a constant")
         return Entry((wire_key(field, camel),), Source(field=field))
     if rest.startswith("$"):
-        return Entry(tuple(name.split(".")), Source(reference=_reference(rest, f"entry {raw!r}")))
+        reference = _reference(rest, f"entry {raw!r}")
+        if field is not None:
+            return Entry((wire_key(field, camel),), Source(field=field, reference=reference))
+        return Entry(tuple(name.split(".")), Source(reference=reference))
     literal = _literal(rest, raw)
     if field is not None:
         return Entry((wire_key(field, camel),), Source(field=field, literal=literal))

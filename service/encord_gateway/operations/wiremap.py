@@ -78,12 +78,22 @@ def _enum_wire_values(enum: EnumDescriptor) -> dict[int, Any]:
     return values
 
 
-def _sorted_json(value: Any) -> Any:
-    """Free-form JSON with object keys sorted: Struct keeps no order, so the gateway picks one, always the same."""
+MAX_EXACT_INTEGER = 2**53
+
+
+def free_form_json(value: Any) -> Any:
+    """A Struct's JSON as Encord expects it.
+
+    Object keys are sorted: Struct keeps no order, so the gateway picks one, always the same. Numbers
+    that are whole come out as integers: Struct holds every number as a double, and Encord reads frame
+    numbers, sizes and ranges (`"range": [[0, 0]]`) as integers, which `0.0` is not to a strict parser.
+    """
     if isinstance(value, dict):
-        return {key: _sorted_json(value[key]) for key in sorted(value)}
+        return {key: free_form_json(value[key]) for key in sorted(value)}
     if isinstance(value, list):
-        return [_sorted_json(item) for item in value]
+        return [free_form_json(item) for item in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_INTEGER:
+        return int(value)
     return value
 
 
@@ -99,7 +109,7 @@ def _encode_single(field: FieldDescriptor, value: Any, camel: bool, keep_nulls: 
         return format_timestamp(value)
     if full_name in FREE_FORM:
         # Free-form members travel untouched: inner keys keep their spelling, nulls are kept.
-        return _sorted_json(json_format.MessageToDict(value))
+        return free_form_json(json_format.MessageToDict(value))
     return encode_message(value, camel, keep_nulls)
 
 
@@ -164,7 +174,8 @@ def parse_timestamp(text: str) -> str | None:
 def _aliases(msg_descriptor: MessageDescriptor) -> dict[str, FieldDescriptor]:
     table: dict[str, FieldDescriptor] = {}
     for field in msg_descriptor.fields:
-        for key in (field.name, field.json_name, wire_key(field, camel=False)):
+        aliases = list(option(field.GetOptions(), options_pb2.wire_alias))
+        for key in (field.name, field.json_name, wire_key(field, camel=False), *aliases):
             table.setdefault(key, field)
     return table
 
