@@ -18,7 +18,7 @@ from encord import EncordUserClient
 from encord.objects import OntologyStructure
 from encord.orm.dataset import StorageLocation
 from encord_gateway.operations.catalog import PUBLIC_PACKAGE, OperationSpec, load_catalog
-from google.protobuf import message
+from google.protobuf import descriptor_pool, message
 from wire_recorder import RecordedRequest, RecordingUpstream
 
 Given = dict[str, Any]  # what a case's setup prepared (hashes, titles, SDK objects), shared by both sides
@@ -89,9 +89,9 @@ def catalog() -> dict[str, OperationSpec]:
 
 def _stub_method(spec: OperationSpec, channel: grpc.Channel) -> Callable[..., Any]:
     """The generated stub's method for `spec` (`<domain>_pb2_grpc.<Service>Stub(channel).<Method>`)."""
-    proto_file = spec.request_class.DESCRIPTOR.file
+    proto_file = descriptor_pool.Default().FindServiceByName(spec.service).file.name  # where the service is declared
     module = importlib.import_module(
-        "encord_gateway._generated." + proto_file.name.removesuffix(".proto").replace("/", ".") + "_pb2_grpc"
+        "encord_gateway._generated." + proto_file.removesuffix(".proto").replace("/", ".") + "_pb2_grpc"
     )
     service = spec.service.rsplit(".", 1)[1]
     stub = getattr(module, f"{service}Stub")(channel)
