@@ -17,7 +17,7 @@ from wire_harness import WireCase, WireSides, catalog, record
 def test_gateway_sends_what_the_sdk_sends(wire: WireSides, case: WireCase) -> None:
     recorded = record(wire, case)
 
-    assert_same_wire(recorded.sdk, recorded.gateway, wire.public_key_hex, case.masks)
+    assert_same_wire(recorded.sdk, recorded.gateway, wire.public_key_hex, case.masks, case.free_form)
 
 
 def public_catalogue_ids() -> dict[str, set[str]]:

@@ -58,7 +58,10 @@ class WireCase:
     `rpc` is "Service.Method" in encord.gateway.v1; `proves` the catalogue IDs (of that RPC) this case
     shows the gateway sends correctly. `setup` runs once, unrecorded; `sdk` is the reference action;
     `request` builds the gateway's request message. `masks` name body values the SDK randomises
-    (dotted JSON paths, `*` for every element; see wire_compare.apply_masks).
+    (dotted JSON paths, `*` for every element; see wire_compare.apply_masks). `free_form` says the
+    body carries a google.protobuf.Struct (an ontology structure, a label document): Struct keeps no
+    key order, so the gateway sends its keys sorted (always the same bytes) and bodies are compared
+    as parsed JSON, signatures still verified on both sides.
     """
 
     name: str
@@ -68,6 +71,7 @@ class WireCase:
     request: Callable[[Given], message.Message]
     setup: Callable[[WireSides], Given] = field(default=lambda sides: {})  # nothing to prepare
     masks: tuple[str, ...] = ()
+    free_form: bool = False
 
     @property
     def full_name(self) -> str:

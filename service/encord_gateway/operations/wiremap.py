@@ -61,9 +61,13 @@ def _tuple(msg_descriptor: MessageDescriptor) -> bool:
 # ---- request → wire ------------------------------------------------------------------------
 
 
-def format_timestamp(value: timestamp_pb2.Timestamp) -> str:
-    """ISO 8601 with an explicit +00:00 offset, the form the SDK sends for filters."""
-    return value.ToDatetime(tzinfo=UTC).isoformat()
+def format_timestamp(value: timestamp_pb2.Timestamp, style: int = options_pb2.TIMESTAMP_FORMAT_OFFSET) -> Any:
+    """ISO 8601 with an explicit +00:00 offset (the form the SDK formats filters in), with Z (its
+    DTOs), or Unix seconds, as the field's `wire_time` says."""
+    if style == options_pb2.TIMESTAMP_FORMAT_UNIX_SECONDS:
+        return int(value.seconds)
+    text = value.ToDatetime(tzinfo=UTC).isoformat()
+    return text.replace("+00:00", "Z") if style == options_pb2.TIMESTAMP_FORMAT_Z else text
 
 
 @cache
@@ -106,7 +110,7 @@ def _encode_single(field: FieldDescriptor, value: Any, camel: bool, keep_nulls: 
         return value
     full_name = field.message_type.full_name
     if full_name == "google.protobuf.Timestamp":
-        return format_timestamp(value)
+        return format_timestamp(value, int(option(field.GetOptions(), options_pb2.wire_time)))
     if full_name in FREE_FORM:
         # Free-form members travel untouched: inner keys keep their spelling, nulls are kept.
         return free_form_json(json_format.MessageToDict(value))
