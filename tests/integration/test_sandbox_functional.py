@@ -385,7 +385,7 @@ async def test_dataset_listing_filters_by_description(user: SandboxUser, wire: W
 
 
 async def test_state_file_survives_a_restart(tmp_path: Path, sandbox_factory: Callable[[Path | None], Sandbox]) -> None:
-    state = tmp_path / "state.json"
+    state = tmp_path / "sandbox.db"
     first = sandbox_factory(state)
     alice = first.new_user()
     async with aiohttp.ClientSession() as session:
