@@ -365,6 +365,11 @@ async def test_request_log_names_the_auth_kind_and_never_the_key(
     assert hashlib.sha256(key.encode()).hexdigest() not in text
 
 
+def stored_bytes(state: Path) -> bytes:
+    """Everything the sandbox wrote for its state: the database and the files SQLite keeps beside it (-wal)."""
+    return b"".join(p.read_bytes() for p in sorted(state.parent.glob(state.name + "*")))
+
+
 async def test_keys_are_stored_only_as_digests_and_survive_a_restart(
     tmp_path: Path, sandbox_factory: Callable[[Path | None], Sandbox]
 ) -> None:
@@ -376,8 +381,7 @@ async def test_keys_are_stored_only_as_digests_and_survive_a_restart(
         dataset_hash = await new_dataset(encord, user)
         key = (await dataset_key(encord, user, dataset_hash, ["dataset.read"]))["api_key"]
         first.stop()
-        # The database and whatever SQLite keeps beside it (a -wal file until it is checkpointed).
-        stored = b"".join(p.read_bytes() for p in tmp_path.glob(state.name + "*"))
+        stored = stored_bytes(state)
         assert key.encode() not in stored and key[:12].encode() not in stored
         assert hashlib.sha256(key.encode()).hexdigest().encode() in stored
 
