@@ -148,13 +148,10 @@ def _decode(kind: Kind, data: str) -> Any:
 
 
 def _key_values(value: Any) -> Iterable[str]:
+    """The values a secondary key indexes: a string, each string of a list, or the keys of a dict."""
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, dict):
-        return tuple(value)
-    return tuple(value)
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 # ---- the store ---------------------------------------------------------------------------------
