@@ -16,6 +16,8 @@ from ..resources import Resource, require_admin, visible
 from ..store import Store, kind_named, register_kind
 from .users import User
 
+# ---- records -----------------------------------------------------------------------------------
+
 KeyKind = Literal["project", "dataset"]
 
 # §6.4. The master key of a resource (K-03/K-06) carries every scope of its kind.
@@ -31,8 +33,6 @@ MASTER_KEY_TITLE = "Master API key"
 SECRET_BYTES = 32
 # Listings show only this many leading characters: enough to tell keys apart, useless as a credential.
 HINT_CHARS = 4
-
-# ---- records -----------------------------------------------------------------------------------
 
 
 @register_kind(
