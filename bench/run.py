@@ -53,6 +53,7 @@ from typing import Any
 import aiohttp
 import credential_cost  # bench/ is on sys.path when this file runs as a script
 import grpc
+import sandbox_store
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway.upstream.signing import (
     Signer,
@@ -623,6 +624,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERRORS ({r.name}): {r.errors} failed calls, first: {r.first_error}")
     print()
     print(credential_cost.render(credential_cost.measure()))
+    print()
+    print(sandbox_store.render(sandbox_store.measure()))
     cores = os.cpu_count()
     print(
         f"\n{profile.duration:.0f} s or {profile.max_calls} calls per phase; async phases {ASYNC_CONCURRENCY} in flight, "

@@ -104,7 +104,7 @@ def _wait_ok(proc: ManagedProcess, url: str) -> None:
 
 
 def start_sandbox(workdir: Path) -> tuple[ManagedProcess, str]:
-    """Start the sandbox in memory (no `--state`: persisting would fsync the whole state on every create).
+    """Start the sandbox in memory (no `--state`): the benchmark measures the gateway, not the sandbox's disk.
 
     Returns the process and its origin URL.
     """

@@ -112,9 +112,9 @@ def start_sandbox(state_path: Path | None, port: int | None = None, log_path: Pa
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """One sandbox for the whole session, persisting to a temporary state file."""
+    """One sandbox for the whole session, persisting to a temporary SQLite state file."""
     directory = tmp_path_factory.mktemp("sandbox")
-    server = start_sandbox(directory / "state.json", log_path=directory / "sandbox.log")
+    server = start_sandbox(directory / "sandbox.db", log_path=directory / "sandbox.log")
     try:
         yield server
     finally:

@@ -55,7 +55,7 @@ async def _wait_for_signal() -> None:
 async def _start_sandbox(settings: Settings) -> tuple[web.AppRunner, str]:
     from .sandbox.server import create_app
 
-    state = settings.data_dir / "sandbox" / "state.json"
+    state = settings.data_dir / "sandbox" / "sandbox.db"
     state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     runner = web.AppRunner(create_app(state), access_log=None)
     await runner.setup()
@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="the Encord-compatible sandbox alone")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8900)
-    sandbox.add_argument("--state", type=Path, help="JSON file that keeps the sandbox's state across restarts")
+    sandbox.add_argument("--state", type=Path, help="SQLite file that keeps the sandbox's state across restarts")
 
     operations = commands.add_parser(
         "operations",

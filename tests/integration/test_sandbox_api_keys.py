@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import pytest
-from encord_gateway.sandbox import v1
-from encord_gateway.sandbox.apikeys import SCOPES
+from encord_gateway.sandbox import routing
+from encord_gateway.sandbox.domains.apikeys import SCOPES
 from encord_gateway.upstream.signing import encode_body, v1_authorization, v2_signature_headers
 
 if TYPE_CHECKING:
@@ -331,8 +331,8 @@ async def test_v2_refuses_api_keys(sandbox: Sandbox, user: SandboxUser, encord: 
 
 def test_no_admin_call_is_open_to_api_keys() -> None:
     # A key carries scopes, not a member's role: every call that needs an admin must need a user credential.
-    assert [k for k, op in v1.OPERATIONS.items() if op.admin and op.key.allowed] == []
-    assert [k for k, op in v1.OPERATIONS.items() if k[0] == "user" and op.key.allowed] == []
+    assert [k for k, op in routing.V1.items() if op.admin and op.key.allowed] == []
+    assert [k for k, op in routing.V1.items() if k[0] == "user" and op.key.allowed] == []
 
 
 # ---- what the sandbox keeps -------------------------------------------------------------------
@@ -346,14 +346,14 @@ async def test_request_log_names_the_auth_kind_and_never_the_key(
     listed = ok(await encord.signed(user, "projectapikey", "GET", uid=project_hash))
     assert len(listed) == 1
     sandbox.clear_requests_log()
-    await encord.with_key(key, project_hash, "labelrowmetadata", "GET")
+    await encord.with_key(key, project_hash, "project", "GET")
     await encord.with_key(key, project_hash, "labellog", "GET")
     await encord.with_key(key + "x", project_hash, "project", "GET")
     await encord.signed(user, "project", "GET", resource_type="project", resource_id=project_hash)
     entries = sandbox.requests_log()
     summary = [(e["query_type"], e["auth"], e["user"], e["outcome"]) for e in entries]
     assert summary == [
-        ("labelrowmetadata", "api_key", user.email, "ok"),
+        ("project", "api_key", user.email, "ok"),
         ("labellog", "api_key", user.email, "OPERATION_NOT_ALLOWED"),
         ("project", None, None, "AUTHENTICATION_ERROR"),
         ("project", "ssh", user.email, "ok"),
@@ -365,20 +365,25 @@ async def test_request_log_names_the_auth_kind_and_never_the_key(
     assert hashlib.sha256(key.encode()).hexdigest() not in text
 
 
+def stored_bytes(state: Path) -> bytes:
+    """Everything the sandbox wrote for its state: the database and the files SQLite keeps beside it (-wal)."""
+    return b"".join(p.read_bytes() for p in sorted(state.parent.glob(state.name + "*")))
+
+
 async def test_keys_are_stored_only_as_digests_and_survive_a_restart(
     tmp_path: Path, sandbox_factory: Callable[[Path | None], Sandbox]
 ) -> None:
-    state = tmp_path / "state.json"
+    state = tmp_path / "sandbox.db"
     first = sandbox_factory(state)
     user = first.new_user()
     async with aiohttp.ClientSession() as session:
         encord = Encord(session, first.url)
         dataset_hash = await new_dataset(encord, user)
         key = (await dataset_key(encord, user, dataset_hash, ["dataset.read"]))["api_key"]
-        stored = state.read_text()
-        assert key not in stored and key[:12] not in stored
-        assert hashlib.sha256(key.encode()).hexdigest() in stored
         first.stop()
+        stored = stored_bytes(state)
+        assert key.encode() not in stored and key[:12].encode() not in stored
+        assert hashlib.sha256(key.encode()).hexdigest().encode() in stored
 
         second = sandbox_factory(state)
         encord = Encord(session, second.url)

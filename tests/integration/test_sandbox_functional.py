@@ -384,18 +384,56 @@ async def test_dataset_listing_filters_by_description(user: SandboxUser, wire: W
 # ---- persistence -------------------------------------------------------------------------------
 
 
+def stored_bytes(state: Path) -> bytes:
+    """Everything the sandbox wrote for its state: the database and the files SQLite keeps beside it (-wal)."""
+    return b"".join(p.read_bytes() for p in sorted(state.parent.glob(state.name + "*")))
+
+
 async def test_state_file_survives_a_restart(tmp_path: Path, sandbox_factory: Callable[[Path | None], Sandbox]) -> None:
-    state = tmp_path / "state.json"
+    state = tmp_path / "sandbox.db"
     first = sandbox_factory(state)
     alice = first.new_user()
     async with aiohttp.ClientSession() as session:
-        project_hash = await create_project(Wire(session, first.url), alice, "durable")
+        wire = Wire(session, first.url)
+        project_hash = await create_project(wire, alice, "durable")
+        _, minted = await wire.v2(alice, "GET", "user/bearer-token")
     first.stop()
     assert stat.S_IMODE(state.stat().st_mode) == 0o600
     second = sandbox_factory(state)
     async with aiohttp.ClientSession() as session:
-        status, dto = await Wire(session, second.url).v2(alice, "GET", f"projects/{project_hash}")
-    assert status == 200 and dto["title"] == "durable"
+        wire = Wire(session, second.url)
+        # Alice's key, her project (with the ontology made for it) and her bearer token all came back.
+        status, dto = await wire.v2(alice, "GET", f"projects/{project_hash}")
+        assert status == 200 and dto["title"] == "durable"
+        status, ontology = await wire.v2(alice, "GET", f"ontologies/{dto['ontologyHash']}")
+        assert status == 200 and ontology["userRole"] == 0
+        bearer = {"Authorization": f"Bearer {minted['token']}"}
+        status, page = await wire.v2(None, "GET", "projects", headers=bearer)
+        assert status == 200 and [p["projectHash"] for p in page["results"]] == [project_hash]
+    assert minted["token"].encode() not in stored_bytes(state)  # kept as a digest, like API keys
+
+
+async def test_a_refused_request_leaves_nothing_half_written(
+    user: SandboxUser, make_user: Callable[[], SandboxUser], wire: Wire
+) -> None:
+    # U-01 makes the project's own ontology before it finds the dataset is someone else's; the request's
+    # transaction must take that ontology back with the refusal.
+    status, created = await wire.v2(user, "POST", "datasets", body={"title": "not yours"})
+    assert status == 200
+    intruder = make_user()
+    payload = {
+        "title": "half",
+        "description": "",
+        "dataset_hashes": [created["datasetUuid"]],
+        "workflow_type": "manual",
+    }
+    _, answer = await wire.v1(intruder, "project", "POST", payload=payload)
+    assert error_code(answer) == "RESOURCE_NOT_FOUND_ERROR"
+    for path in ("projects", "ontologies"):
+        status, page = await wire.v2(intruder, "GET", path)
+        assert status == 200 and page["results"] == [], path
+    _, listed = await wire.v1(intruder, "ontologywithuserrole", "GET", payload={"filter": {}})
+    assert listed["response"] == []
 
 
 # ---- request log -------------------------------------------------------------------------------
@@ -457,6 +495,45 @@ async def test_request_log_records_each_call_without_secrets(sandbox: Sandbox, u
     assert user.public_key_hex not in json.dumps(entries)
     sandbox.clear_requests_log()
     assert sandbox.requests_log() == []
+
+
+async def test_request_log_tells_a_missing_route_from_a_missing_resource(
+    sandbox: Sandbox, user: SandboxUser, wire: Wire
+) -> None:
+    sandbox.clear_requests_log()
+    no_route = await wire.v2(user, "GET", "no/such/endpoint")
+    no_project = await wire.v2(user, "GET", "projects/00000000-0000-0000-0000-000000000000")
+    # Encord answers both the same way on the wire ...
+    assert [status for status, _ in (no_route, no_project)] == [404, 404]
+    assert all(isinstance(answer["message"], str) for _, answer in (no_route, no_project))
+    # ... but only the second reached a handler.
+    assert [(e["path"], e["outcome"]) for e in sandbox.requests_log()] == [
+        ("/v2/public/no/such/endpoint", "NO_ROUTE"),
+        ("/v2/public/projects/00000000-0000-0000-0000-000000000000", "RESOURCE_NOT_FOUND_ERROR"),
+    ]
+
+
+async def test_request_log_marks_stand_in_handlers_not_modelled(
+    sandbox: Sandbox, user: SandboxUser, wire: Wire
+) -> None:
+    project_hash = await create_project(wire, user, "stand-ins")
+    target = {"resource_type": "project", "resource_id": project_hash}
+    sandbox.clear_requests_log()
+    _, listed = await wire.v1(user, "labelrowmetadata", "GET", **target)
+    _, fetched = await wire.v1(user, "labelrow", "GET", uid="no-such-label", **target)
+    _, record = await wire.v1(user, "project", "GET", **target)
+    _, unknown = await wire.v1(user, "nosuchthing", "GET", **target)
+    # The wire answers stay what they were; the log says which came from a stand-in.
+    assert listed == {"status": 200, "response": []}
+    assert error_code(fetched) == "RESOURCE_NOT_FOUND_ERROR"
+    assert record["response"]["project_hash"] == project_hash
+    assert error_code(unknown) == "METHOD_NOT_ALLOWED_ERROR"
+    assert [(e["query_type"], e["outcome"]) for e in sandbox.requests_log()] == [
+        ("labelrowmetadata", "NOT_MODELLED"),
+        ("labelrow", "NOT_MODELLED"),
+        ("project", "ok"),
+        ("nosuchthing", "METHOD_NOT_ALLOWED_ERROR"),
+    ]
 
 
 # ---- bad input ---------------------------------------------------------------------------------

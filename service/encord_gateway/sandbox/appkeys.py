@@ -6,7 +6,7 @@ from aiohttp import web
 
 from .faults import FaultTable
 from .requestlog import RequestLog
-from .state import Store
+from .store import Store
 
 STORE = web.AppKey("store", Store)
 REQUEST_LOG = web.AppKey("request_log", RequestLog)

@@ -19,9 +19,11 @@ from encord_gateway.upstream.signing import (
     verify,
 )
 
-from .apikeys import digest
+from .domains import apikeys, users
+from .domains.apikeys import ApiKey
+from .domains.users import User
 from .errors import ApiError
-from .state import ApiKey, Store, User
+from .store import Store
 
 # The SDK fixes `created` when it prepares a request and reuses it across transport retries, which may sleep
 # for a server-chosen Retry-After of up to 6 h (§9 item 3); a shorter window would reject legitimate retries.
@@ -51,19 +53,18 @@ def _auth_error(message: str) -> ApiError:
 
 
 def _user_for_key(store: Store, public_key_hex: str) -> User:
-    users = store.users_with_key(public_key_hex)
-    if not users:
+    found = users.users_with_key(store, public_key_hex)
+    if not found:
         raise ApiError("SSH_KEY_NOT_FOUND_ERROR", "The public key is not registered with any user")
-    if len(users) > 1:
+    if len(found) > 1:
         raise ApiError("DUPLICATE_SSH_KEY_ERROR", "The public key is registered to more than one user")
-    return users[0]
+    return found[0]
 
 
 def _user_for_bearer(store: Store, authorization: str) -> User | None:
     if not authorization.startswith("Bearer "):
         return None
-    email = store.tokens.get(authorization[len("Bearer ") :].strip())
-    user = store.users.get(email) if email is not None else None
+    user = users.user_for_token(store, authorization[len("Bearer ") :].strip())
     if user is None:
         raise _auth_error("The bearer token is not valid")
     return user
@@ -71,8 +72,8 @@ def _user_for_bearer(store: Store, authorization: str) -> User | None:
 
 def _caller_for_api_key(store: Store, secret: str, headers: Mapping[str, str], *, user_endpoint: bool) -> Caller:
     """§1.2, §2.2: a raw key plus `ResourceID` (ResourceType optional); the key is bound to that one resource."""
-    key = store.api_key_by_digest(digest(secret))
-    user = store.users.get(key.creator) if key is not None else None
+    key = apikeys.key_for_secret(store, secret)
+    user = store.get(User, key.creator) if key is not None else None
     if key is None or user is None:
         raise _auth_error("The API key is not valid")
     if user_endpoint:

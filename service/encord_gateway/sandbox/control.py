@@ -9,6 +9,7 @@ from aiohttp import web
 from encord_gateway.upstream.signing import KeyFormatError, describe_public_key, load_public_key
 
 from .appkeys import FAULTS, REQUEST_LOG, STORE
+from .domains.users import register_key
 from .faults import FaultError, parse_fault
 
 
@@ -34,8 +35,8 @@ async def register_user(request: web.Request) -> web.Response:
     except KeyFormatError as exc:
         return _bad_request(str(exc))
     store = request.app[STORE]
-    _, created = store.register_key(email, info.public_key_hex)
-    store.flush()
+    with store.transaction():
+        _, created = register_key(store, email, info.public_key_hex)
     answer = {"email": email, "public_key_hex": info.public_key_hex, "fingerprint": info.fingerprint}
     return web.json_response(answer, status=201 if created else 200)
 

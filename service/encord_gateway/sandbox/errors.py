@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .requestlog import NO_ROUTE
+
 # v1 error code (§4.1) → v2 HTTP status (§3.6). The request log uses the code for both APIs.
 HTTP_STATUS: dict[str, int] = {
     "INVALID_ARGUMENTS_ERROR": 400,
@@ -30,11 +32,13 @@ CODE_FOR_STATUS: dict[int, str] = {
 class ApiError(Exception):
     """A refusal a real Encord server would give; never carries key material."""
 
-    def __init__(self, code: str, message: str, payload: Any = None) -> None:
+    def __init__(self, code: str, message: str, payload: Any = None, *, outcome: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.payload = message if payload is None else payload
+        self.outcome = code if outcome is None else outcome
+        """What the request log records: the code, unless the refusal is of a kind the wire cannot tell apart."""
 
     @property
     def http_status(self) -> int:
@@ -51,3 +55,13 @@ def not_found(kind: str, resource_hash: object) -> ApiError:
 
 def forbidden(message: str) -> ApiError:
     return ApiError("AUTHORISATION_ERROR", message)
+
+
+def operation_not_allowed(message: str) -> ApiError:
+    # The one v1 code without the `_ERROR` suffix (§4.1): an API key without the scope a call needs.
+    return ApiError("OPERATION_NOT_ALLOWED", message)
+
+
+def no_route(path: str) -> ApiError:
+    """A v2 path no route matches: Encord's 404, logged apart from a handler's RESOURCE_NOT_FOUND_ERROR."""
+    return ApiError("RESOURCE_NOT_FOUND_ERROR", f"no such endpoint: {path}", outcome=NO_ROUTE)

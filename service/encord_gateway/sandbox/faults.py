@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from .requestlog import LoggedCall, RequestLog
-from .state import new_hash
+from .records import new_hash
+from .requestlog import FAULT, LoggedCall, RequestLog
 
 # A fault must never hang a test run (or a shutdown) for long; the SDK's own read timeout is 180 s (§4.3).
 MAX_DELAY_SECONDS = 60.0
@@ -214,7 +214,7 @@ def log_fault(log: RequestLog, facts: RequestFacts, fault: Fault, status: int | 
             resource_type=facts.resource_type,
             user=None,
             status=status,
-            outcome="fault",
+            outcome=FAULT,
             fault=fault.id,
         )
     )

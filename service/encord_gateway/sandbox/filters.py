@@ -7,9 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .errors import ApiError
-from .state import Resource
+
+if TYPE_CHECKING:
+    from .resources import Resource
 
 
 def parse_datetime(name: str, text: str) -> datetime:

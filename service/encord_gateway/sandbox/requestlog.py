@@ -6,6 +6,13 @@ from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# Outcomes besides the error codes. NOT_MODELLED: a table entry kept for what runs before its handler (API-key
+# scopes, resource checks) whose handler is a stand-in; NO_ROUTE: a v2 path that no route matches.
+OK = "ok"
+FAULT = "fault"
+NOT_MODELLED = "NOT_MODELLED"
+NO_ROUTE = "NO_ROUTE"
+
 # Enough for any test run; the bound keeps a long-lived sandbox from growing without limit.
 MAX_ENTRIES = 100_000
 
@@ -25,7 +32,7 @@ class LoggedCall:
     status: int | None
     """The HTTP status answered; None when an injected fault closed the connection without an answer."""
     outcome: str
-    """`ok`, the error code, or `fault` when an injected fault answered instead of the sandbox."""
+    """`ok`, the error code, `fault` (an injected fault answered), NOT_MODELLED or NO_ROUTE (see above)."""
     auth: str | None = None
     """How the caller authenticated: `ssh`, `bearer` or `api_key`; None when authentication failed or never ran."""
     key_hash: str | None = None

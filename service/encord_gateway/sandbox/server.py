@@ -1,4 +1,4 @@
-"""The sandbox's HTTP surface: inject faults, authenticate, dispatch to the v1/v2 tables, answer, log."""
+"""The sandbox's HTTP surface: inject faults, then per request one transaction to authenticate and dispatch; answer, log."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import control, faults, v1, v2
+from . import control, faults, routing
 from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .auth import Caller, authenticate_v1, authenticate_v2
 from .errors import ApiError, invalid
 from .faults import FAULT_ID, FaultTable, RequestFacts
-from .requestlog import LoggedCall, RequestLog
-from .state import Store
+from .operations import NoContent, V2Call
+from .requestlog import OK, LoggedCall, RequestLog
+from .routing import Envelope
+from .store import Store
 
 log = logging.getLogger(__name__)
 
@@ -43,38 +45,38 @@ async def _handle_v1(request: web.Request, *, user_endpoint: bool) -> web.Respon
     resource_type = request.headers.get("ResourceType", "")
     resource_id = request.headers.get("ResourceID", "")
     parsed: Any = None
-    envelope: v1.Envelope | None = None
+    envelope: Envelope | None = None
     caller: Caller | None = None
-    http_status, outcome = 200, "ok"
+    http_status, outcome = 200, OK
     try:
         try:
             parsed = _parse_json(body)
-            envelope = v1.Envelope.parse(parsed)
+            envelope = Envelope.parse(parsed)
         except ApiError as bad_body:
             envelope_error: ApiError | None = bad_body
         else:
             envelope_error = None
-        caller = authenticate_v1(store, request.headers, body, user_endpoint=user_endpoint)
-        if envelope_error is not None:
-            http_status = 400  # the body is not an envelope at all: a transport-level bad request
-            raise envelope_error
-        assert envelope is not None
-        result = v1.dispatch(
-            store,
-            caller,
-            user_endpoint=user_endpoint,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            envelope=envelope,
-        )
+        # Committed before the answer is sent; rolled back if anything raises, so a refusal writes nothing.
+        with store.transaction():
+            caller = authenticate_v1(store, request.headers, body, user_endpoint=user_endpoint)
+            if envelope_error is not None:
+                http_status = 400  # the body is not an envelope at all: a transport-level bad request
+                raise envelope_error
+            assert envelope is not None
+            result, outcome = routing.dispatch_v1(
+                store,
+                caller,
+                user_endpoint=user_endpoint,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                envelope=envelope,
+            )
         answer: Any = {"status": 200, "response": result}
     except ApiError as error:
-        outcome, answer = error.code, _v1_error(error)
+        outcome, answer = error.outcome, _v1_error(error)
     except Exception:
         log.exception("sandbox v1 handler failed")
         http_status, outcome, answer = 500, "UNKNOWN_ERROR", {"status": 500, "response": ["UNKNOWN_ERROR"]}
-    finally:
-        store.flush()
     request.app[REQUEST_LOG].record(
         LoggedCall(
             api="v1",
@@ -107,32 +109,31 @@ async def v2_any(request: web.Request) -> web.StreamResponse:
     store, body = request.app[STORE], await request.read()
     path = request.match_info["tail"].rstrip("/")
     caller: Caller | None = None
-    outcome = "ok"
+    outcome = OK
     response: web.StreamResponse
     try:
-        # The signature covers the request target exactly as sent (`+` for spaces, original order).
-        caller = authenticate_v2(store, request.method, request.raw_path, request.headers, body)
-        route, params = v2.resolve(request.method, path)
-        call = v2.V2Call(
-            store=store,
-            user=caller.user,
-            params=params,
-            query=request.query,
-            query_lists={k: request.query.getall(k) for k in request.query},
-            body=_parse_json(body) if body else None,
-        )
-        result = route.handler(call)
-        response = web.Response(status=204) if isinstance(result, v2.NoContent) else web.json_response(result)
+        with store.transaction():
+            # The signature covers the request target exactly as sent (`+` for spaces, original order).
+            caller = authenticate_v2(store, request.method, request.raw_path, request.headers, body)
+            route, params = routing.resolve_v2(request.method, path)
+            call = V2Call(
+                store=store,
+                user=caller.user,
+                params=params,
+                query=request.query,
+                query_lists={k: request.query.getall(k) for k in request.query},
+                body=_parse_json(body) if body else None,
+            )
+            result, outcome = routing.dispatch_v2(route, call)
+        response = web.Response(status=204) if isinstance(result, NoContent) else web.json_response(result)
     except ApiError as error:
-        outcome = error.code
+        outcome = error.outcome
         response = web.json_response({"message": error.message}, status=error.http_status)
     except Exception:
         log.exception("sandbox v2 handler failed")
         outcome = "UNKNOWN_ERROR"
         response = web.json_response({"message": "internal sandbox error"}, status=500)
-    finally:
-        store.flush()
-    resource_type, resource_id = v2.route_params(request.method, path)
+    resource_type, resource_id = routing.route_params(request.method, path)
     request.app[REQUEST_LOG].record(
         LoggedCall(
             api="v2",
@@ -159,7 +160,7 @@ async def _request_facts(request: web.Request) -> RequestFacts | None:
     """What faults match on, for v1/v2 calls only (never the control API); None for other paths."""
     if request.path in ("/public", "/public/user"):
         try:
-            envelope: v1.Envelope | None = v1.Envelope.parse(json.loads(await request.read()))
+            envelope: Envelope | None = Envelope.parse(json.loads(await request.read()))
         except (ApiError, ValueError):
             envelope = None
         return RequestFacts(
@@ -172,7 +173,7 @@ async def _request_facts(request: web.Request) -> RequestFacts | None:
             resource_type=request.headers.get("ResourceType") or None,
         )
     if request.path.startswith(V2_PREFIX):
-        resource_type, resource_id = v2.route_params(request.method, request.path[len(V2_PREFIX) :].rstrip("/"))
+        resource_type, resource_id = routing.route_params(request.method, request.path[len(V2_PREFIX) :].rstrip("/"))
         return RequestFacts("v2", request.method, request.path, None, None, resource_id, resource_type)
     return None
 
@@ -191,10 +192,15 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     return response if response is not None else await handler(request)
 
 
+async def _close_store(app: web.Application) -> None:
+    app[STORE].close()
+
+
 def create_app(state_path: Path | None = None) -> web.Application:
-    """The sandbox application; state is loaded from and saved to `state_path` when given."""
+    """The sandbox application; its state lives in the SQLite database `state_path`, or in memory."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[inject_faults])
     app[STORE] = Store(state_path)
+    app.on_cleanup.append(_close_store)
     app[REQUEST_LOG] = RequestLog()
     app[FAULTS] = FaultTable()
     app.on_shutdown.append(app[FAULTS].on_shutdown)

@@ -1,0 +1,11 @@
+"""The sandbox's domains, one module each, in import order (a domain may import the ones before it).
+
+Each module owns its record kinds, rules, wire shapes and handlers, and declares `V1` (a dict of
+(context, query_type, query_method) → V1Operation) and `V2` (a tuple of V2Route); routing merges them.
+"""
+
+from . import apikeys, datasets, label_rows, ontologies, projects, users
+
+DOMAINS = (users, ontologies, datasets, projects, apikeys, label_rows)
+
+__all__ = ["DOMAINS"]
