@@ -190,17 +190,39 @@ def request_on(spec: OperationSpec, hashes: dict[str, str]) -> message.Message:
             getattr(request, reference.field).append(value)
         else:
             setattr(request, reference.field, value)
-    for field in request.DESCRIPTOR.fields:
-        if _is_required(field) and field.type == field.TYPE_STRING and not getattr(request, field.name):
-            value = str(uuid.uuid4()) if _is_uuid(field) else "isolation probe"
-            if field.is_repeated:
-                getattr(request, field.name).append(value)
-            else:
-                setattr(request, field.name, value)
+    _fill_required(request)
     return request
 
 
-def grpc_call(world: World, spec: OperationSpec, request: message.Message, metadata: Any) -> message.Message:
+def _fill_required(msg: message.Message) -> None:
+    """Plausible values for REQUIRED fields still unset, nested messages included, so that only the
+    policy can refuse the request."""
+    for field in msg.DESCRIPTOR.fields:
+        if not _is_required(field):
+            continue
+        if field.type == field.TYPE_STRING and not getattr(msg, field.name):
+            value = str(uuid.uuid4()) if _is_uuid(field) else "isolation probe"
+            if field.is_repeated:
+                getattr(msg, field.name).append(value)
+            else:
+                setattr(msg, field.name, value)
+        elif field.type == field.TYPE_MESSAGE and not field.is_repeated and not msg.HasField(field.name):
+            child = getattr(msg, field.name)
+            if field.message_type.full_name == "google.protobuf.Struct":
+                child.update({"probe": "isolation"})
+            else:
+                _fill_required(child)
+                child.SetInParent()
+
+
+def grpc_call(world: World, spec: OperationSpec, request: message.Message, metadata: Any) -> Any:
+    if spec.server_streaming:
+        stream = world.channel.unary_stream(
+            spec.grpc_path,
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=spec.response_class.FromString,
+        )
+        return list(stream(request, metadata=metadata, timeout=15))
     method = world.channel.unary_unary(
         spec.grpc_path,
         request_serializer=lambda m: m.SerializeToString(),
@@ -220,7 +242,9 @@ def rest_call(
     body = None
     if spec.http.body == "*":
         body = fields
-    elif fields:
+    elif spec.http.body:
+        body = fields.pop(spec.http.body)
+    if fields and spec.http.body != "*":
         path += "?" + urlencode(fields, doseq=True)
     return world.rest(spec.http.verb.upper(), path, token, organisation, body=body)
 

@@ -133,9 +133,10 @@ def test_coverage_lists_every_row_once_in_catalogue_order() -> None:
     by_id = {columns(line)[0]: columns(line) for line in table}
     assert by_id["P-01"] == ["P-01", "current", "Fetch project information / ontology / label rows", GET_PROJECT]
     # A row carried out by several RPCs lists them all.
-    assert by_id["P-03"][-1] == (
-        "encord.gateway.v1.OntologyService.GetOntology, encord.gateway.v1.ProjectService.GetProjectDetails"
+    assert by_id["K-07"][-1] == (
+        "encord.gateway.v1.DatasetService.DescribeDatasetApiKey, encord.gateway.v1.ProjectService.DescribeProjectApiKey"
     )
+    assert by_id["P-03"][-1] == "encord.gateway.v1.OntologyService.GetOntology"
     assert by_id["U-23"][-1] == "no wire call"
     assert by_id["W-07"][-1] == "see L-08, L-09, L-10"
     assert by_id["L-01"][-1] == "-"
