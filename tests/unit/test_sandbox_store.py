@@ -42,8 +42,8 @@ def api_key(resource_hash: str, created_at: datetime = T0, key_hash: str | None 
         scopes=["label.read"],
         creator="owner@sandbox.test",
         master=False,
-        secret_digests=[new_hash()],
-        hint="abcd…",
+        secret="not-a-real-key",
+        secret_digest=new_hash(),
         created_at=created_at,
     )
 

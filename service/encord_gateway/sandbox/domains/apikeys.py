@@ -31,20 +31,18 @@ MASTER_KEY_TITLE = "Master API key"
 # 32 random bytes: a guess is hopeless, and the URL-safe alphabet has no ':' so a key can never be
 # mistaken for the `<public hex>:<signature hex>` form, nor start with "Bearer ".
 SECRET_BYTES = 32
-# Listings show only this many leading characters: enough to tell keys apart, useless as a credential.
-HINT_CHARS = 4
 
 
 @register_kind(
-    "api_key", id="key_hash", parent="resource_hash", parent_kinds=("project", "dataset"), keys=("secret_digests",)
+    "api_key", id="key_hash", parent="resource_hash", parent_kinds=("project", "dataset"), keys=("secret_digest",)
 )
 @dataclass(kw_only=True)
 class ApiKey:
-    """A legacy resource API key. Only SHA-256 digests of its secrets are kept, never the secrets.
+    """A legacy resource API key.
 
-    A master key (K-03/K-06) may hold several secrets: Encord hands the same string back on every
-    get-or-create, which a store of digests cannot do, so each repeat issues one more secret for the
-    same key and the earlier ones stay valid.
+    Encord keeps the key itself: its listings (K-02, K-05) show every key of the resource, and the
+    master key's get-or-create (K-03, K-06) hands the same string back each time. A caller is
+    authenticated by the key's SHA-256 digest, the only form the index holds.
     """
 
     key_hash: str
@@ -54,8 +52,8 @@ class ApiKey:
     scopes: list[str]
     creator: str
     master: bool
-    secret_digests: list[str]
-    hint: str
+    secret: str
+    secret_digest: str
     created_at: datetime
 
 
@@ -77,11 +75,6 @@ def parse_scopes(kind: KeyKind, raw: Any) -> list[str]:
     return list(dict.fromkeys(raw))
 
 
-def _new_secret() -> tuple[str, str, str]:
-    secret = secrets.token_urlsafe(SECRET_BYTES)
-    return secret, digest(secret), secret[:HINT_CHARS] + "…"
-
-
 def issue(
     store: Store,
     user: User,
@@ -92,10 +85,10 @@ def issue(
     *,
     master: bool = False,
 ) -> tuple[ApiKey, str]:
-    """A new key for the resource; returns the record and its secret, which is never stored."""
+    """A new key for the resource; returns the record and the key."""
     if not title.strip():
         raise invalid("'title' must not be empty")
-    secret, secret_digest, hint = _new_secret()
+    secret = secrets.token_urlsafe(SECRET_BYTES)
     key = ApiKey(
         key_hash=new_hash(),
         resource_type=kind,
@@ -104,27 +97,23 @@ def issue(
         scopes=scopes,
         creator=user.email,
         master=master,
-        secret_digests=[secret_digest],
-        hint=hint,
+        secret=secret,
+        secret_digest=digest(secret),
         created_at=now(),
     )
     return store.put(key), secret
 
 
 def get_or_create_master(store: Store, user: User, kind: KeyKind, resource_hash: str) -> tuple[ApiKey, str]:
-    """K-03/K-06: the resource's master key (all scopes) with a fresh secret for it (see `ApiKey`)."""
+    """K-03/K-06: the resource's master key (all scopes), made on first use, the same key ever after."""
     master = next((k for k in store.children(ApiKey, resource_hash) if k.master), None)
     if master is None:
         return issue(store, user, kind, resource_hash, MASTER_KEY_TITLE, list(SCOPES[kind]), master=True)
-    secret, secret_digest, hint = _new_secret()
-    master.secret_digests.append(secret_digest)
-    master.hint = hint
-    store.put(master)
-    return master, secret
+    return master, master.secret
 
 
 def key_for_secret(store: Store, secret: str) -> ApiKey | None:
-    found = store.find(ApiKey, "secret_digests", digest(secret))
+    found = store.find(ApiKey, "secret_digest", digest(secret))
     return found[0] if found else None
 
 
@@ -138,11 +127,11 @@ def _administered(call: V1Call, kind: KeyKind, resource_hash: Any) -> Resource:
 # ---- wire shapes -------------------------------------------------------------------------------
 
 
-def dataset_key_v1(key: ApiKey, secret: str | None) -> dict[str, Any]:
-    """K-04 object; listings (secret None) show only the hint, since a key is shown once."""
+def dataset_key_v1(key: ApiKey) -> dict[str, Any]:
+    """K-04 object, also the items of K-05 and the answer of K-06."""
     return {
         "resource_hash": key.resource_hash,
-        "api_key": secret if secret is not None else key.hint,
+        "api_key": key.secret,
         "title": key.title,
         "key_hash": key.key_hash,
         "scopes": list(key.scopes),
@@ -151,7 +140,7 @@ def dataset_key_v1(key: ApiKey, secret: str | None) -> dict[str, Any]:
 
 def project_key_v1(key: ApiKey) -> dict[str, Any]:
     """K-02 listing item."""
-    return {"api_key": key.hint, "title": key.title, "scopes": list(key.scopes)}
+    return {"api_key": key.secret, "title": key.title, "scopes": list(key.scopes)}
 
 
 # ---- v1 handlers -------------------------------------------------------------------------------
@@ -180,19 +169,19 @@ def v1_create_dataset_key(call: V1Call) -> dict[str, Any]:
     f = call.fields
     dataset = _administered(call, "dataset", f.get("dataset_hash"))
     scopes = parse_scopes("dataset", f.get("scopes", []))
-    key, secret = issue(call.store, call.user, "dataset", dataset.hash, payloads.text(f, "title"), scopes)
-    return dataset_key_v1(key, secret)
+    key, _ = issue(call.store, call.user, "dataset", dataset.hash, payloads.text(f, "title"), scopes)
+    return dataset_key_v1(key)
 
 
 def v1_list_dataset_keys(call: V1Call) -> list[dict[str, Any]]:
     dataset = _administered(call, "dataset", call.fields.get("dataset_hash"))
-    return [dataset_key_v1(k, None) for k in call.store.children(ApiKey, dataset.hash)]
+    return [dataset_key_v1(k) for k in call.store.children(ApiKey, dataset.hash)]
 
 
 def v1_master_dataset_key(call: V1Call) -> dict[str, Any]:
     dataset = _administered(call, "dataset", call.fields.get("dataset_hash"))
-    key, secret = get_or_create_master(call.store, call.user, "dataset", dataset.hash)
-    return dataset_key_v1(key, secret)
+    key, _ = get_or_create_master(call.store, call.user, "dataset", dataset.hash)
+    return dataset_key_v1(key)
 
 
 def v1_api_key_meta(call: V1Call) -> dict[str, Any]:
