@@ -74,6 +74,12 @@ class Sandbox:
     def new_user(self, email: str | None = None) -> SandboxUser:
         return new_user(self, email)
 
+    def seed_data_units(self, dataset_hash: str, units: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Data units added to a dataset as the web app's upload would (control API); their §7.5 data rows."""
+        status, body = self.control("POST", f"/sandbox/v1/datasets/{dataset_hash}/data-units", {"data_units": units})
+        assert status == 201, body
+        return list(body["data_rows"])
+
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

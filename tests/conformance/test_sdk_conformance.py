@@ -266,3 +266,37 @@ def test_added_collaborator_can_open_the_project(
     assert [(u.user_email, u.user_role) for u in added] == [(colleague.email, ProjectUserRole.ANNOTATOR)]
     assert opened.title == "Team"
     assert [o.name for o in opened.ontology_structure.objects] == ["Car"]
+
+
+# ---- data units -------------------------------------------------------------------------------
+
+
+def test_seeded_data_units_read_back_as_the_sdks_data_rows(client: EncordUserClient, sandbox: Sandbox) -> None:
+    dataset = client.create_dataset("Seeded", StorageLocation.CORD_STORAGE)
+    seeded = sandbox.seed_data_units(
+        dataset.dataset_hash,
+        [
+            {"title": "clip.mp4", "data_type": "VIDEO", "frames": 120, "client_metadata": {"camera": "front"}},
+            {"title": "street", "data_type": "IMG_GROUP", "images": ["a.jpg", "b.jpg"]},
+            {"title": "one.jpg", "data_type": "IMAGE"},
+        ],
+    )
+
+    rows = client.get_dataset(dataset.dataset_hash).data_rows
+    assert [(r.uid, r.title, r.data_type.value) for r in rows] == [  # the SDK spells data types lower-case
+        (s["data_hash"], s["data_title"], s["data_type"].lower()) for s in seeded
+    ]
+    assert [r.title for r in rows] == ["clip.mp4", "street", "one.jpg"]
+    assert rows[0].frames_per_second == 25.0 and rows[0].duration == 120 / 25.0
+    assert [image.title for image in rows[1].images_data] == ["a.jpg", "b.jpg"]
+
+
+def test_deleted_data_units_are_gone_from_the_dataset(client: EncordUserClient, sandbox: Sandbox) -> None:
+    dataset_hash = client.create_dataset("Pruned", StorageLocation.CORD_STORAGE).dataset_hash
+    keep, drop = sandbox.seed_data_units(
+        dataset_hash, [{"title": "keep.jpg", "data_type": "IMAGE"}, {"title": "drop.jpg", "data_type": "IMAGE"}]
+    )
+
+    client.get_dataset(dataset_hash).delete_data([drop["data_hash"]])
+
+    assert [r.uid for r in client.get_dataset(dataset_hash).data_rows] == [keep["data_hash"]]

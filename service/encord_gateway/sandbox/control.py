@@ -1,4 +1,5 @@
-"""The control API standing in for Encord's web app: register users' keys, health, the request log, faults."""
+"""The control API standing in for Encord's web app: register users' keys, seed data units, health, the request
+log, faults."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from aiohttp import web
 from encord_gateway.upstream.signing import KeyFormatError, describe_public_key, load_public_key
 
 from .appkeys import FAULTS, REQUEST_LOG, STORE
+from .domains.datasets import Dataset, add_data_unit, data_row_v1
 from .domains.users import register_key
+from .errors import ApiError
 from .faults import FaultError, parse_fault
 
 
@@ -39,6 +42,29 @@ async def register_user(request: web.Request) -> web.Response:
         _, created = register_key(store, email, info.public_key_hex)
     answer = {"email": email, "public_key_hex": info.public_key_hex, "fingerprint": info.fingerprint}
     return web.json_response(answer, status=201 if created else 200)
+
+
+async def seed_data_units(request: web.Request) -> web.Response:
+    """Add data units to a dataset as if uploaded in the web app: `{"data_units": [{"title", "data_type"
+    (VIDEO, IMAGE, IMG_GROUP, DICOM), "frames"?, "images"?: [titles], "width"?, "height"?,
+    "client_metadata"?}]}`; 201 with their data rows (§7.5). All or nothing."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return _bad_request('the body must be JSON: {"data_units": [...]}')
+    units = body.get("data_units") if isinstance(body, dict) else None
+    if not isinstance(units, list) or not units or not all(isinstance(u, dict) for u in units):
+        return _bad_request("'data_units' must be a non-empty list of objects")
+    store = request.app[STORE]
+    try:
+        with store.transaction():
+            dataset = store.get(Dataset, request.match_info["dataset_hash"])
+            if dataset is None:
+                return web.json_response({"message": "no such dataset"}, status=404)
+            rows = [add_data_unit(store, dataset, unit) for unit in units]
+    except ApiError as error:
+        return _bad_request(error.message)
+    return web.json_response({"data_rows": [data_row_v1(r, client_metadata=True) for r in rows]}, status=201)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -77,6 +103,7 @@ async def clear_faults(request: web.Request) -> web.Response:
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
+    app.router.add_post("/sandbox/v1/datasets/{dataset_hash}/data-units", seed_data_units)
     app.router.add_get("/sandbox/v1/health", health)
     app.router.add_get("/sandbox/v1/requests", list_requests)
     app.router.add_delete("/sandbox/v1/requests", clear_requests)

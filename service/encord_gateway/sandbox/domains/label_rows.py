@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ApiError, invalid, not_found
 from ..operations import V1Call, V1Key, V1Operation, V2Route, needs
+from .datasets import DataRow
 from .projects import Project, datasets_of
 
 # ---- v1 handlers -------------------------------------------------------------------------------
@@ -27,8 +28,9 @@ def v1_no_such_label_row(call: V1Call) -> Any:
 def v1_create_label_row(call: V1Call) -> Any:
     if not isinstance(call.uid, str) or not call.uid:
         raise invalid("uid must be the data hash to label")
-    datasets = datasets_of(call.store, call.resource_as(Project))
-    if not any(r.get("data_hash") == call.uid for d in datasets for r in d.data_rows):
+    datasets = {d.hash for d in datasets_of(call.store, call.resource_as(Project))}
+    row = call.store.get(DataRow, call.uid)
+    if row is None or row.dataset_hash not in datasets:
         raise not_found("data row", call.uid)
     raise ApiError("METHOD_NOT_ALLOWED_ERROR", "the sandbox does not implement this call")
 
