@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # Outcomes besides the error codes. NOT_MODELLED: a table entry kept for what runs before its handler (API-key
-# scopes, resource checks) whose handler is a stand-in; NO_ROUTE: a v2 path that no route matches.
+# scopes, resource checks) whose handler is a stand-in; NO_ROUTE: a v2 path that no route matches, or a v1
+# call (context, query_type, query_method) that no table has (answered METHOD_NOT_ALLOWED_ERROR on the wire).
 OK = "ok"
 FAULT = "fault"
 NOT_MODELLED = "NOT_MODELLED"

@@ -12,7 +12,7 @@ from .domains import DOMAINS
 from .domains.apikeys import ALL_SCOPES, ApiKey
 from .errors import ApiError, invalid, no_route, not_found, operation_not_allowed
 from .operations import V1Call, V1Key, V1Operation, V2Call, V2Route
-from .requestlog import NOT_MODELLED, OK
+from .requestlog import NO_ROUTE, NOT_MODELLED, OK
 from .resources import require_admin, visible
 from .store import KINDS, Store, kind_named
 
@@ -120,9 +120,11 @@ def dispatch_v1(
         raise invalid(f"calls to /public need a ResourceType header, one of: {', '.join(CONTEXTS)}")
     operation = V1.get((context, envelope.query_type, envelope.query_method))
     if operation is None:
+        # Encord's answer to an unknown call; the log tells it apart from a handler's own refusal.
         raise ApiError(
             "METHOD_NOT_ALLOWED_ERROR",
             f"{envelope.query_type} {envelope.query_method} is not supported at this endpoint",
+            outcome=NO_ROUTE,
         )
     resource: Any = None
     if key is not None:
