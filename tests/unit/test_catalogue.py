@@ -41,6 +41,7 @@ UNEXPOSED = {
     "J-07": "see D-16",
     "J-08": "see D-14, D-15, S-27",
     "J-09": "see P-11",
+    "U-08": "not exposed: an Encord bearer token is a credential, which no caller is handed",
 }
 
 

@@ -1,9 +1,10 @@
 """Caller policies, deny by default: which organisations, resources and rights a caller holds.
 
 A policy is a list of grants. A grant names one organisation, resource patterns (`*`,
-`project:*`, `project:<hash>`, likewise for dataset, ontology and storage_folder) and rights: the
-method classes `read`, `write`, `admin`, or named methods (`ProjectService.GetProject`). A call is
-allowed when one grant covers its organisation, its resource and its right; nothing else is.
+`project:*`, `project:<hash>`, likewise for every kind of `operations.resources.KINDS`) and rights:
+the method classes `read`, `write`, `administer` (changing who may do what in Encord: members,
+groups, grants), `admin` (the gateway's own admin API), or named methods (`ProjectService.GetProject`).
+A call is allowed when one grant covers its organisation, its resource and its right; nothing else is.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-RIGHT_CLASSES = frozenset({"read", "write", "admin"})
-RESOURCE_KINDS = frozenset({"project", "dataset", "ontology", "storage_folder"})
+from ..operations.resources import KINDS
+
+RIGHT_CLASSES = frozenset({"read", "write", "administer", "admin"})
+RESOURCE_KINDS = KINDS
 MAX_GRANTS = 1000
 
 

@@ -91,9 +91,12 @@ class OperationSpec:
 
     @property
     def right(self) -> str:
-        """The policy right the call needs: admin for the admin API, else read or write."""
+        """The policy right the call needs: admin for the gateway's admin API, administer for changing who
+        may do what in Encord, else read (reads) or write (writes and compute calls)."""
         if self.admin is not None:
             return "admin"
+        if self.access == options_pb2.ACCESS_ADMINISTER:
+            return "administer"
         return "read" if self.is_read else "write"
 
     @property

@@ -10,7 +10,18 @@ RESOURCE_KIND: dict[int, str | None] = {
     options_pb2.RESOURCE_TYPE_DATASET: "dataset",
     options_pb2.RESOURCE_TYPE_ONTOLOGY: "ontology",
     options_pb2.RESOURCE_TYPE_STORAGE_FOLDER: "storage_folder",
+    options_pb2.RESOURCE_TYPE_STORAGE_ITEM: "storage_item",
+    options_pb2.RESOURCE_TYPE_GROUP: "group",
+    options_pb2.RESOURCE_TYPE_ORGANISATION_USER: "organisation_user",
+    options_pb2.RESOURCE_TYPE_ORGANISATION_TAG: "organisation_tag",
+    options_pb2.RESOURCE_TYPE_CLOUD_INTEGRATION: "cloud_integration",
+    options_pb2.RESOURCE_TYPE_ML_MODEL: "ml_model",
+    options_pb2.RESOURCE_TYPE_COLLECTION: "collection",
+    options_pb2.RESOURCE_TYPE_FILTER_PRESET: "filter_preset",
 }
+
+KINDS = frozenset(kind for kind in RESOURCE_KIND.values() if kind is not None)
+"""Every kind a policy grant can name (`<kind>:*`, `<kind>:<id>`)."""
 
 V1_RESOURCE_TYPES = frozenset({"project", "dataset", "ontology"})
 """Kinds the v1 envelope can name in its ResourceType header (storage folders exist only in v2)."""
