@@ -81,10 +81,19 @@ class Reference:
                 segment.value.check(request, earlier_steps)
 
 
+EVERY = "*"
+
+
 def _walk(value: Any, segments: tuple[Segment, ...], scope: Scope) -> Any:
-    for segment in segments:
+    for index, segment in enumerate(segments):
         if value is MISSING or value is None:
             return MISSING
+        if segment == EVERY:
+            if not isinstance(value, list):
+                return MISSING
+            rest = segments[index + 1 :]
+            found = (_walk(item, rest, scope) for item in value)
+            return [item for item in found if item is not MISSING and item is not None]
         if isinstance(segment, int):
             if not isinstance(value, list) or not -len(value) <= segment < len(value):
                 return MISSING
@@ -139,6 +148,7 @@ def _split_path(body: str, text: str) -> list[str]:
     return tokens
 
 
+EVERY_TOKEN = "[*]"
 _FILTER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)=([^\]]+)\]")
 
 
@@ -161,6 +171,8 @@ def parse_reference(text: str) -> Reference:
                 segments.append(Filter(key, None, _literal(raw, text)))
         elif re.fullmatch(r"-?\d+", token):
             segments.append(int(token))
+        elif token in (EVERY, EVERY_TOKEN):
+            segments.append(EVERY)
         elif re.fullmatch(r"[A-Za-z_@][A-Za-z0-9_\-]*", token):
             segments.append(token)
         else:
