@@ -1,23 +1,95 @@
 """The gateway sends, per operation, the requests the official Encord SDK 0.1.211 sends for it.
 
 Both sides sign with one Ed25519 key and talk to a recorder in front of the sandbox; each case's
-requests are compared byte for byte (wire_compare), and the catalogue coverage test keeps a case
-for every catalogue ID a public RPC names.
+requests are compared byte for byte (wire_compare), and the coverage tests keep a case for every
+catalogue ID a public RPC names and for every such RPC, but for two documented lists:
+PENDING_SANDBOX_CHANGE (IDs without a case yet) and wire_cases.AWAITING_GATEWAY_FIX (cases the
+gateway fails, run as strict expected failures).
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import grpc
 import pytest
-from wire_cases import CASES
+from wire_cases import AWAITING_GATEWAY_FIX, CASES
 from wire_compare import assert_same_wire
-from wire_harness import WireCase, WireSides, catalog, record
+from wire_harness import WireCase, WireSides, call_gateway, catalog, record
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def parametrized(case: WireCase) -> Any:
+    reason = AWAITING_GATEWAY_FIX.get(case.name)
+    marks = [pytest.mark.xfail(strict=True, raises=grpc.RpcError, reason=reason)] if reason else []
+    return pytest.param(case, id=case.name, marks=marks)
+
+
+@pytest.mark.parametrize("case", [parametrized(case) for case in CASES])
 def test_gateway_sends_what_the_sdk_sends(wire: WireSides, case: WireCase) -> None:
     recorded = record(wire, case)
 
     assert_same_wire(recorded.sdk, recorded.gateway, wire.public_key_hex, case.masks, case.free_form)
+
+
+# Free-form cases whose request can be sent twice with the same bytes expected (the others append to,
+# or stamp, what they read), and the dotted path of the Struct-carried member in their body.
+REPEATABLE_FREE_FORM = {
+    "CreateOntology with a structure": "editor",
+    "SaveOntology as Ontology.save() after a new title, description and object": "editor",
+    "CreateOntologyLegacy with an awkward description and a structure": "values.payload.editor",
+}
+
+
+def keys_in_order(body: bytes) -> Any:
+    """`body` parsed with every object as its list of (key, value) pairs, in the order sent."""
+    return json.loads(body, object_pairs_hook=lambda pairs: pairs)
+
+
+def unsorted_objects(node: Any, path: str = "") -> list[str]:
+    """Paths of the objects (as key/value pair lists) inside `node` whose keys are not in sorted order."""
+    found: list[str] = []
+    if isinstance(node, list) and all(isinstance(item, tuple) and len(item) == 2 for item in node) and node:
+        keys = [key for key, _ in node]
+        if keys != sorted(keys):
+            found.append(path or "(top)")
+        for key, value in node:
+            found += unsorted_objects(value, f"{path}.{key}" if path else key)
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            found += unsorted_objects(item, f"{path}.{index}")
+    return found
+
+
+def member_at(pairs: Any, dotted: str) -> Any:
+    for key in dotted.split("."):
+        pairs = dict(pairs)[key]
+    return pairs
+
+
+def test_the_key_order_check_finds_an_unsorted_object_at_any_depth() -> None:
+    body = b'{"editor": {"objects": [{"id": "1", "color": "#D33115"}], "classifications": []}}'
+
+    assert unsorted_objects(member_at(keys_in_order(body), "editor")) == ["(top)", "objects.0"]
+
+
+@pytest.mark.parametrize("name", REPEATABLE_FREE_FORM)
+def test_a_free_form_member_is_sent_with_the_same_bytes_every_time(wire: WireSides, name: str) -> None:
+    """Compared as parsed JSON against the SDK, the gateway's own bytes must still be one fixed choice:
+    keys sorted at every level, identical on every call (a signature over them is then reproducible)."""
+    case = next(case for case in CASES if case.name == name)
+    given = case.setup(wire)
+    wire.recorder.clear()
+
+    call_gateway(wire, case, given)
+    first = wire.recorder.take()
+    call_gateway(wire, case, given)
+    second = wire.recorder.take()
+
+    assert [request.body for request in first] == [request.body for request in second]
+    member = member_at(keys_in_order(first[-1].body), REPEATABLE_FREE_FORM[name])
+    assert member, "the case sends no free-form member to check"
+    assert unsorted_objects(member) == []
 
 
 def public_catalogue_ids() -> dict[str, set[str]]:
@@ -30,12 +102,39 @@ def public_catalogue_ids() -> dict[str, set[str]]:
     return named
 
 
+# Catalogue IDs a public RPC names that have no wire case yet, because their sandbox side is being
+# changed by another engineer (the API-key listings and get-or-create calls). Temporary: the lead
+# removes this list once that work lands and cases for these four are added; the test below fails as
+# soon as one of them gets a case, so the list can only shrink.
+PENDING_SANDBOX_CHANGE = frozenset({"K-02", "K-03", "K-05", "K-06"})
+
+
 def test_every_catalogue_id_of_a_public_rpc_has_a_wire_case() -> None:
-    proven = {catalogue_id for case in CASES for catalogue_id in case.proves}
+    proven = {catalogue_id for case in CASES for catalogue_id in case.proves if case.name not in AWAITING_GATEWAY_FIX}
+    awaiting = {catalogue_id for case in CASES for catalogue_id in case.proves if case.name in AWAITING_GATEWAY_FIX}
 
-    missing = sorted(set(public_catalogue_ids()) - proven)
+    missing = sorted(set(public_catalogue_ids()) - proven - PENDING_SANDBOX_CHANGE)
 
-    assert not missing, f"catalogue IDs named by a public RPC but proven by no wire case: {missing}"
+    # An ID whose only cases wait for a gateway fix (AWAITING_GATEWAY_FIX) has its case; it runs as an expected failure.
+    assert set(missing) <= awaiting, (
+        f"catalogue IDs named by a public RPC but with no wire case: {sorted(set(missing) - awaiting)}"
+    )
+    assert PENDING_SANDBOX_CHANGE <= set(public_catalogue_ids()), "a pending ID is no longer named by any RPC"
+    assert not PENDING_SANDBOX_CHANGE & proven, "a pending ID has a case now: remove it from PENDING_SANDBOX_CHANGE"
+
+
+def test_every_public_rpc_is_driven_by_a_wire_case() -> None:
+    """Two RPCs may carry one catalogue row (ListProjects and StreamProjects both do U-02) by different paths."""
+    driven = {case.full_name for case in CASES}
+    ids_of: dict[str, set[str]] = {}
+    for catalogue_id, named in public_catalogue_ids().items():
+        for rpc in named:
+            ids_of.setdefault(rpc, set()).add(catalogue_id)
+    pending = {rpc for rpc, ids in ids_of.items() if ids <= PENDING_SANDBOX_CHANGE}
+
+    missing = sorted(set(ids_of) - driven - pending)
+
+    assert not missing, f"public RPCs no wire case drives: {missing}"
 
 
 def test_each_case_proves_only_ids_of_the_rpc_it_drives() -> None:
@@ -52,6 +151,10 @@ def test_each_case_proves_only_ids_of_the_rpc_it_drives() -> None:
             )
 
     assert not wrong, "\n".join(wrong)
+
+
+def test_cases_awaiting_a_gateway_fix_exist() -> None:
+    assert set(AWAITING_GATEWAY_FIX) <= {case.name for case in CASES}
 
 
 def test_case_names_are_unique() -> None:
