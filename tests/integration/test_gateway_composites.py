@@ -67,12 +67,6 @@ def get_ontology(stubs: Stubs, gateway: GatewayProcess, ontology_hash: str) -> o
 # ---- GetProjectDetails (U-04) -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=grpc.RpcError,
-    reason="gateway bug: GetProjectDetails answers INTERNAL after both upstream calls; plan.py resolves the "
-    "result_fields (project=$project, ontology=$ontology) against the request, which has no field `project`",
-)
 def test_project_details_are_the_project_and_its_ontologys_structure(
     gateway: GatewayProcess, stubs: Stubs, make_title: Callable[[str], str]
 ) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 import pytest
 from encord_gateway._generated.encord.gateway.v1 import datasets_pb2, projects_pb2
-from encord_gateway.sandbox.v2 import DEFAULT_PAGE_SIZE
+from encord_gateway.sandbox.paging import DEFAULT_PAGE_SIZE
 
 if TYPE_CHECKING:
     from conftest import GatewayKit, GatewayProcess, Sandbox, Stubs

@@ -2,9 +2,7 @@
 
 Both sides sign with one Ed25519 key and talk to a recorder in front of the sandbox; each case's
 requests are compared byte for byte (wire_compare), and the coverage tests keep a case for every
-catalogue ID a public RPC names and for every such RPC, but for two documented lists:
-PENDING_SANDBOX_CHANGE (IDs without a case yet) and wire_cases.AWAITING_GATEWAY_FIX (cases the
-gateway fails, run as strict expected failures).
+catalogue ID a public RPC names and for every such RPC.
 """
 
 from __future__ import annotations
@@ -12,20 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import grpc
 import pytest
-from wire_cases import AWAITING_GATEWAY_FIX, CASES
+from wire_cases import CASES
 from wire_compare import assert_same_wire
 from wire_harness import WireCase, WireSides, call_gateway, catalog, record
 
 
-def parametrized(case: WireCase) -> Any:
-    reason = AWAITING_GATEWAY_FIX.get(case.name)
-    marks = [pytest.mark.xfail(strict=True, raises=grpc.RpcError, reason=reason)] if reason else []
-    return pytest.param(case, id=case.name, marks=marks)
-
-
-@pytest.mark.parametrize("case", [parametrized(case) for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_gateway_sends_what_the_sdk_sends(wire: WireSides, case: WireCase) -> None:
     recorded = record(wire, case)
 
@@ -102,37 +93,20 @@ def public_catalogue_ids() -> dict[str, set[str]]:
     return named
 
 
-# Catalogue IDs a public RPC names that have no wire case yet, because their sandbox side is being
-# changed by another engineer (the API-key listings and get-or-create calls). Temporary: the lead
-# removes this list once that work lands and cases for these four are added; the test below fails as
-# soon as one of them gets a case, so the list can only shrink.
-PENDING_SANDBOX_CHANGE = frozenset({"K-02", "K-03", "K-05", "K-06"})
-
-
 def test_every_catalogue_id_of_a_public_rpc_has_a_wire_case() -> None:
-    proven = {catalogue_id for case in CASES for catalogue_id in case.proves if case.name not in AWAITING_GATEWAY_FIX}
-    awaiting = {catalogue_id for case in CASES for catalogue_id in case.proves if case.name in AWAITING_GATEWAY_FIX}
+    proven = {catalogue_id for case in CASES for catalogue_id in case.proves}
 
-    missing = sorted(set(public_catalogue_ids()) - proven - PENDING_SANDBOX_CHANGE)
+    missing = sorted(set(public_catalogue_ids()) - proven)
 
-    # An ID whose only cases wait for a gateway fix (AWAITING_GATEWAY_FIX) has its case; it runs as an expected failure.
-    assert set(missing) <= awaiting, (
-        f"catalogue IDs named by a public RPC but with no wire case: {sorted(set(missing) - awaiting)}"
-    )
-    assert PENDING_SANDBOX_CHANGE <= set(public_catalogue_ids()), "a pending ID is no longer named by any RPC"
-    assert not PENDING_SANDBOX_CHANGE & proven, "a pending ID has a case now: remove it from PENDING_SANDBOX_CHANGE"
+    assert not missing, f"catalogue IDs named by a public RPC but proven by no wire case: {missing}"
 
 
 def test_every_public_rpc_is_driven_by_a_wire_case() -> None:
     """Two RPCs may carry one catalogue row (ListProjects and StreamProjects both do U-02) by different paths."""
     driven = {case.full_name for case in CASES}
-    ids_of: dict[str, set[str]] = {}
-    for catalogue_id, named in public_catalogue_ids().items():
-        for rpc in named:
-            ids_of.setdefault(rpc, set()).add(catalogue_id)
-    pending = {rpc for rpc, ids in ids_of.items() if ids <= PENDING_SANDBOX_CHANGE}
+    named = {rpc for rpcs in public_catalogue_ids().values() for rpc in rpcs}
 
-    missing = sorted(set(ids_of) - driven - pending)
+    missing = sorted(named - driven)
 
     assert not missing, f"public RPCs no wire case drives: {missing}"
 
@@ -151,10 +125,6 @@ def test_each_case_proves_only_ids_of_the_rpc_it_drives() -> None:
             )
 
     assert not wrong, "\n".join(wrong)
-
-
-def test_cases_awaiting_a_gateway_fix_exist() -> None:
-    assert set(AWAITING_GATEWAY_FIX) <= {case.name for case in CASES}
 
 
 def test_case_names_are_unique() -> None:

@@ -9,10 +9,6 @@ Free-form members: a google.protobuf.Struct (an ontology structure, a legacy cla
 no key order, so the gateway sends its keys sorted and whole numbers as integers; cases whose body
 carries one say `free_form=True` and are compared as parsed JSON (test_wire_equality checks that
 those bytes are the same on every call).
-
-Pending (no case yet, see test_wire_equality.PENDING_SANDBOX_CHANGE): K-02, K-03, K-05 and K-06,
-whose sandbox side is being changed. Cases the gateway fails for a reason other than its wire calls
-are named in AWAITING_GATEWAY_FIX and run as expected failures until it is fixed.
 """
 
 from __future__ import annotations
@@ -35,7 +31,7 @@ from encord_gateway._generated.encord.gateway.v1 import (
     ontologies_pb2,
     projects_pb2,
 )
-from encord_gateway.sandbox.v2 import DEFAULT_PAGE_SIZE
+from encord_gateway.sandbox.paging import DEFAULT_PAGE_SIZE
 from google.protobuf import struct_pb2, timestamp_pb2
 from wire_harness import Given, WireCase, WireSides
 from wire_legacy import api_key_v1_call, legacy_v1_call
@@ -158,6 +154,20 @@ def with_dataset_api_key(sides: WireSides) -> Given:
     )
     sides.register_api_key("dataset", dataset, created["api_key"], ["dataset.read"])
     return {"dataset": dataset, "api_key": created["api_key"]}
+
+
+def with_project_key_in_encord(sides: WireSides) -> Given:
+    """A project with an API key Encord holds and the gateway does not (yet): what K-02 brings over."""
+    project = with_project(sides)["project"]
+    legacy_v1_call(sides.sdk, "projectapikey", "POST", uid=project, payload={"title": "ci", "scopes": ["label.read"]})
+    return {"project": project}
+
+
+def with_dataset_key_in_encord(sides: WireSides) -> Given:
+    dataset = with_dataset(sides)["dataset"]
+    payload = {"dataset_hash": dataset, "title": "ci", "scopes": ["dataset.read"]}
+    legacy_v1_call(sides.sdk, "datasetapikey", "POST", payload=payload)
+    return {"dataset": dataset}
 
 
 def describe_api_key(sides: WireSides, given: Given, resource: str) -> object:
@@ -483,6 +493,22 @@ PROJECT_CASES = [
         free_form=True,
     ),
     WireCase(
+        name="SyncProjectApiKeys as the legacy get_project_api_keys",
+        rpc="ProjectService.SyncProjectApiKeys",
+        proves=("K-02",),
+        setup=with_project_key_in_encord,
+        sdk=lambda sides, given: legacy_v1_call(sides.sdk, "projectapikey", "GET", uid=given["project"]),
+        request=lambda given: projects_pb2.SyncProjectApiKeysRequest(project_hash=given["project"]),
+    ),
+    WireCase(
+        name="GetOrCreateProjectMasterApiKey as the legacy get_or_create_project_api_key",
+        rpc="ProjectService.GetOrCreateProjectMasterApiKey",
+        proves=("K-03",),
+        setup=with_project,
+        sdk=lambda sides, given: legacy_v1_call(sides.sdk, "projectapikey", "PUT", uid=given["project"], payload={}),
+        request=lambda given: projects_pb2.GetOrCreateProjectMasterApiKeyRequest(project_hash=given["project"]),
+    ),
+    WireCase(
         name="DescribeProjectApiKey as a project API-key client's start",
         rpc="ProjectService.DescribeProjectApiKey",
         proves=("K-07",),
@@ -497,6 +523,26 @@ PROJECT_CASES = [
 
 
 DATASET_CASES = [
+    WireCase(
+        name="SyncDatasetApiKeys as the legacy get_dataset_api_keys",
+        rpc="DatasetService.SyncDatasetApiKeys",
+        proves=("K-05",),
+        setup=with_dataset_key_in_encord,
+        sdk=lambda sides, given: legacy_v1_call(
+            sides.sdk, "datasetapikey", "GET", payload={"dataset_hash": given["dataset"]}
+        ),
+        request=lambda given: datasets_pb2.SyncDatasetApiKeysRequest(dataset_hash=given["dataset"]),
+    ),
+    WireCase(
+        name="GetOrCreateDatasetMasterApiKey as the legacy get_or_create_dataset_api_key",
+        rpc="DatasetService.GetOrCreateDatasetMasterApiKey",
+        proves=("K-06",),
+        setup=with_dataset,
+        sdk=lambda sides, given: legacy_v1_call(
+            sides.sdk, "datasetapikey", "PUT", payload={"dataset_hash": given["dataset"]}
+        ),
+        request=lambda given: datasets_pb2.GetOrCreateDatasetMasterApiKeyRequest(dataset_hash=given["dataset"]),
+    ),
     WireCase(
         name="CreateDataset in Encord storage",
         rpc="DatasetService.CreateDataset",
@@ -883,13 +929,3 @@ ONTOLOGY_CASES = [
 ]
 
 CASES = [*PROJECT_CASES, *DATASET_CASES, *ONTOLOGY_CASES]
-
-# Case name → why the gateway fails it. Such a case runs as a strict expected failure (an RpcError),
-# so it turns red the moment the gateway is fixed: then delete its entry here.
-AWAITING_GATEWAY_FIX = {
-    "GetProjectDetails as get_project": (
-        "the gateway sends both calls as the SDK does, then answers INTERNAL: plan.py resolves the "
-        "result_fields entries (project=$project, ontology=$ontology) against the request message, "
-        "which has no field `project` (ValueError in Source.value)"
-    ),
-}
