@@ -140,9 +140,6 @@ class Declared:
     def __getitem__(self, name: str) -> type[protobuf_message.Message]:
         return message_factory.GetMessageClass(self.descriptor(name))
 
-    def full_name(self, rpc_name: str) -> str:
-        return f"{self.package}.{SERVICE}.{rpc_name}"
-
     def plan(
         self, operation: options_pb2.Operation, request: str, response: str, *, server_streaming: bool = False
     ) -> plan.CallPlan:
@@ -153,6 +150,11 @@ class Declared:
     def spec(self, rpc_name: str) -> catalog.OperationSpec:
         service = self.file.services_by_name[SERVICE]
         return catalog._spec(service.full_name, service.methods_by_name[rpc_name])
+
+
+def rpc_full_name(name: str, rpc_name: str) -> str:
+    """The full name of an RPC of `declare(name, ...)`, known before the file is declared (for `invalidates`)."""
+    return f"enginetest.{name}.{SERVICE}.{rpc_name}"
 
 
 def _type_name(package: str, name: str) -> str:

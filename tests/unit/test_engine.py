@@ -26,7 +26,7 @@ import grpc
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from declared import declare, field, message, op, rpc
+from declared import declare, field, message, op, rpc, rpc_full_name
 from encord_gateway.cache.memory import ResponseCache
 from encord_gateway.errors import GatewayError
 from encord_gateway.operations import engine as engine_module
@@ -44,7 +44,7 @@ from google.protobuf import message as protobuf_message
 PROJECT = "00000000-0000-0000-0000-000000000001"
 ORGANISATION = "acme"
 NAME = "engine"
-GET_PROJECT = f"enginetest.{NAME}.TestService.GetProject"
+GET_PROJECT = rpc_full_name(NAME, "GetProject")
 
 D = declare(
     NAME,
