@@ -384,12 +384,6 @@ async def test_a_composites_second_call_uses_the_first_answer(engine: Engine, en
     assert response == Ontology(ontology_hash="onto/1", title="O")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="result_fields entries carry response fields that Source.value looks up on the request: a composite "
-    "answering with result_fields (U-04 GetProjectDetails) raises ValueError instead of answering",
-)
 async def test_a_composite_answers_with_the_result_fields_it_picks_from_several_answers(
     engine: Engine, encord: Encord
 ) -> None:
@@ -614,12 +608,6 @@ async def test_a_page_token_is_the_gateways_own_wrapping_of_encords_token_and_an
     assert paging.decode_token(whole.next_page_token) == paging.PagePosition("enc 2", 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Engine._page never uses paging.items_field: the page goes through the ordinary mapping, so the items "
-    "reach the response only when a field happens to be spelled like Encord's `items` key (wire_name "
-    "'results', or result_path/result_field); here they are silently dropped",
-)
 async def test_the_items_of_a_page_fill_the_declared_items_field(engine: Engine, encord: Encord) -> None:
     encord.script(v2({"results": rows("a", "b")}))
     page = await call(engine, "ListRowsIntoItemsField", ListRequest())

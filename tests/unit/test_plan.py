@@ -11,8 +11,10 @@ import json
 import uuid
 from typing import Any
 
+import grpc
 import pytest
 from declared import declare, enum, field, message, op, rpc
+from encord_gateway.errors import GatewayError
 from encord_gateway.operations import plan
 from encord_gateway.operations.plan import CallPlan, PlanError
 from encord_gateway.operations.wiremap import MalformedUpstreamResult
@@ -185,12 +187,6 @@ def test_appending_to_something_that_is_not_a_list_or_inside_a_non_object_refuse
         composite_call(READ_MODIFY_WRITE, Req(object=Obj(id="2")), "set", get=answer)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Source.value returns a resolved reference's value itself, not a copy, so `a.b+=x` extends the list "
-    "inside the earlier step's answer: every build of the call appends once more, and later steps and "
-    "result_fields see the modified answer",
-)
 def test_building_a_call_leaves_the_answers_it_read_unchanged() -> None:
     call_plan = build(READ_MODIFY_WRITE)
     scope = call_plan.scope(Req(object=Obj(id="2")))
@@ -247,11 +243,6 @@ def test_a_v2_body_field_is_the_body_and_body_as_list_wraps_the_object_in_an_arr
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="v2 refuses a list body_field with body_fields at start-up, but v1 builds the plan and then drops "
-    "payload_fields silently on every call (CallTemplate._object returns the list as it is)",
-)
 def test_a_v1_list_payload_field_with_payload_fields_fails_at_start_up() -> None:
     with pytest.raises(PlanError, match="cannot take"):
         build('v1: {query_type: "labelrow" query_method: "POST" payload_field: "hashes" payload_fields: ["title"]}')
@@ -348,17 +339,24 @@ def test_a_v2_path_placeholder_can_name_an_earlier_answer() -> None:
 @pytest.mark.parametrize(
     ("path", "request_message", "answers"),
     [
-        ("projects/{project_hash}", Req(), {}),
         ("ontologies/{$project.ontologyHash}", Req(), {"project": {"ontologyHash": None}}),
         ("ontologies/{$project.ontologyHash}", Req(), {"project": {}}),
     ],
 )
-def test_a_path_placeholder_without_a_value_refuses_to_build_the_call(
+def test_a_path_placeholder_an_earlier_answer_leaves_empty_refuses_to_build_the_call(
     path: str, request_message: Any, answers: Any
 ) -> None:
     text = f'steps: {{name: "project" {GET}}} steps: {{name: "next" v2: {{method: "GET" path: "{path}"}}}}'
     with pytest.raises(MalformedUpstreamResult, match="a path segment of the call has no value"):
         composite_call(text, request_message, "next", **answers)
+
+
+def test_a_path_placeholder_the_caller_left_empty_is_invalid_argument_naming_the_field() -> None:
+    text = f'steps: {{name: "project" {GET}}} steps: {{name: "next" v2: {{method: "GET" path: "projects/{{project_hash}}"}}}}'
+    with pytest.raises(GatewayError) as raised:
+        composite_call(text, Req(), "next")
+    assert raised.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert raised.value.field_violations == [("project_hash", "is required")]
 
 
 def test_the_v2_query_repeats_list_keys_spells_booleans_like_python_and_sends_objects_as_json() -> None:
@@ -428,22 +426,11 @@ def test_result_fields_fill_the_response_from_several_answers() -> None:
     assert respond(call_plan, Req()) == Resp(object=Obj(id="p"), objects=[Obj(id="i")])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CallPlan.build parses result_fields entries against the response message, so each Source carries a "
-    "response field; Source.value then asks the request whether that field is set, and a request without a "
-    "field of that name raises ValueError (GetProjectDetails, U-04, fails this way on every call)",
-)
 def test_result_fields_may_name_response_fields_the_request_does_not_have() -> None:
     call_plan = result_fields_plan("other=$ontology.structure")
     assert respond(call_plan, Req()) == Resp(other=Obj(name="O"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="same cause: a response field whose name the request also has is read from the request when the "
-    "request sets it, instead of from the reference",
-)
 def test_result_fields_read_the_answers_even_when_the_request_has_a_field_of_the_same_name() -> None:
     call_plan = result_fields_plan("title=$project.title")
     assert respond(call_plan, Req(title="the caller's title")) == Resp(title="T")
@@ -478,7 +465,7 @@ STARTUP_ERRORS = [
     # steps
     (f'{V1} steps: {{name: "a" {V1}}}', "Req", "declare either one call or steps, not both"),
     (f'steps: {{name: "a" {V1}}} steps: {{name: "a" {V1}}}', "Req", "step 'a': steps need unique names"),
-    (f'steps: {{name: "request" {V1}}}', "Req", "step 'request': steps need unique names other than 'request' and '_'"),
+    (f'steps: {{name: "request" {V1}}}', "Req", "step 'request': steps need unique names other than _, answer, each, item, request"),
     (f'steps: {{name: "_" {V1}}}', "Req", "step '_': steps need unique names"),
     (f"steps: {{{V1}}}", "Req", "step '': steps need unique names"),
     (f'steps: {{name: "a" v1: {{query_type: "p" query_method: "GET" payload_fields: ["x=$b.y"]}}}} steps: {{name: "b" {V1}}}', "Req", "$b.y: no earlier step named 'b'"),
@@ -517,8 +504,8 @@ STARTUP_ERRORS = [
     (f'{V1} references: {{type: RESOURCE_TYPE_DATASET field: "nope"}}', "Req", "Req has no referenced field nope"),
     (f'{V1} resource_field: "project_hash"', "Req", "a v1 resource call needs a project, dataset or ontology type"),
     (f'{V1} resource_field: "project_hash" resource_type: RESOURCE_TYPE_STORAGE_FOLDER', "Req", "a v1 resource call needs a project"),
-    (f'{V1} result_fields: ["one=1"]', "Req", "result_fields entries must be `field=$ref`"),
-    (f'{V1} result_fields: ["nope=$_"]', "Req", "Page has no field nope"),
+    (f'{V1} result_fields: ["one=1"]', "Req", "result_fields: entries must be `<enginetest.plan.Page field>=$ref`"),
+    (f'{V1} result_fields: ["nope=$_"]', "Req", "result_fields: entries must be `<enginetest.plan.Page field>=$ref`"),
     (f'{V1} result_fields: ["one=$x"]', "Req", "$x: no earlier step named 'x'"),
     (f'{V1} result_path: "$x.a"', "Req", "$x.a: no earlier step named 'x'"),
     (f'{V1} result_path: "a..b"', "Req", "'$_.a..b': empty path segment"),

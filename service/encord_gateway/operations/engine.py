@@ -312,6 +312,13 @@ class Engine:
         page[paging.items] = remaining
         run = _Run(plan.scope(request), page)
         response = await self._respond(spec, plan, run, request, ctx)
+        # The page's items go into the declared field, whatever the rest of the mapping made of them.
+        try:
+            decoded = decode_value(spec.response_class, {paging.items_field.name: remaining})
+        except MalformedUpstreamResult as exc:
+            raise malformed(str(exc), label=spec.full_name) from None
+        response.ClearField(paging.items_field.name)
+        member(response, paging.items_field.name).extend(member(decoded, paging.items_field.name))
         set_member(response, "next_page_token", next_token)
         return response
 

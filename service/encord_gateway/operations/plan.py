@@ -18,6 +18,7 @@ from typing import Any
 from google.protobuf import descriptor, empty_pb2, message
 
 from .._generated.encord.gateway.v1 import options_pb2
+from ..errors import invalid_argument
 from ..upstream.calls import WireCall
 from .descriptors import FieldDescriptor, MessageDescriptor
 from .refs import MISSING, Condition, Reference, ReferenceError, Scope, parse_condition, parse_reference
@@ -64,7 +65,10 @@ class Source:
             return encode_field(scope.request, self.field, camel, keep_nulls)
         if self.reference is not None:
             found = self.reference.resolve(Scope(scope.request, scope.encode_request_field, scope.results, camel))
-            return None if found is MISSING and keep_nulls else found
+            if found is MISSING:
+                return None if keep_nulls else MISSING
+            # A copy: the object built from it may be changed (`a.b+=...`), the answer it came from must not.
+            return copy.deepcopy(found)
         if self.literal is not MISSING:
             return copy.deepcopy(self.literal)
         if self.field is not None:
@@ -231,12 +235,15 @@ class CallTemplate:
         context = f"{request.full_name} v1 {v1.query_type} {v1.query_method}"
         if not v1.query_type or v1.query_method not in ("GET", "POST", "PUT", "DELETE"):
             raise PlanError(f"{context}: a v1 call needs a query_type and GET, POST, PUT or DELETE")
+        whole = parse_source(v1.payload_field, request, camel, context) if v1.payload_field else None
+        if whole is not None and whole.field is not None and whole.field.is_repeated and v1.payload_fields:
+            raise PlanError(f"{context}: a list payload ({v1.payload_field}) cannot take payload_fields too")
         return cls(
             api="v1",
             method=v1.query_method,
             target=v1.query_type,
             entries=tuple(parse_entry(raw, request, camel) for raw in v1.payload_fields),
-            whole=parse_source(v1.payload_field, request, camel, context) if v1.payload_field else None,
+            whole=whole,
             uid=parse_source(v1.uid_field, request, False, context) if v1.uid_field else None,
             uid_generated=int(v1.uid_generated),
             keep_nulls=v1.keep_nulls,
@@ -303,6 +310,8 @@ class CallTemplate:
                 continue
             value = part.value(scope, camel=True, keep_nulls=False)
             if value is MISSING or value is None or value == "":
+                if part.field is not None:  # the caller left out what the path needs
+                    raise invalid_argument([(part.field.name, "is required")])
                 raise MalformedUpstreamResult("a path segment of the call has no value")
             segments.append(urllib.parse.quote(str(value), safe=""))
         return V2_PREFIX + "/".join(segments)
@@ -661,6 +670,10 @@ def _paging(
     token, size = _field(request, "page_token", "field"), _field(request, "page_size", "field")
     if token.type != FD.TYPE_STRING or size.type not in (FD.TYPE_INT32, FD.TYPE_UINT32):
         raise PlanError(f"{name}: page_token must be a string and page_size an int32")
+    if paging.size_param and not any(
+        e.source.field is not None and e.source.field.name == "page_size" for e in _query_entries(operation, request)
+    ):
+        raise PlanError(f"{name}: size_param {paging.size_param} needs a query entry for page_size")
     items_field = None
     if not streaming:
         items_field = _field(response, paging.items_field, "items field")
@@ -668,6 +681,12 @@ def _paging(
         if not items_field.is_repeated or next_token.type != FD.TYPE_STRING:
             raise PlanError(f"{response.full_name}: items must be repeated and next_page_token a string")
     return PagePlan(paging.items, items_field, paging.size_param, paging.max_page_size, paging.single_page)
+
+
+def _query_entries(operation: options_pb2.Operation, request: MessageDescriptor) -> tuple[Entry, ...]:
+    return (
+        tuple(parse_entry(raw, request, True) for raw in operation.v2.query_fields) if operation.HasField("v2") else ()
+    )
 
 
 def _long_poll(operation: options_pb2.Operation, request: MessageDescriptor) -> FieldDescriptor | None:

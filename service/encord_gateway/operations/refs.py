@@ -216,16 +216,38 @@ class Condition:
         return value is not MISSING and value in self.operand
 
 
+def _operator_at(text: str) -> tuple[int, str] | None:
+    """Where the condition's operator starts, looking outside JSON strings and brackets only."""
+    depth, quoted, escaped = 0, False, False
+    for index, char in enumerate(text):
+        if quoted:
+            quoted = char != '"' or escaped
+            escaped = char == "\\" and not escaped
+            continue
+        if char == '"':
+            quoted = True
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif depth == 0:
+            for operator in ("==", "!=", " in "):
+                if text.startswith(operator, index):
+                    return index, operator
+    return None
+
+
 def parse_condition(text: str) -> Condition:
     stripped = text.strip()
     if stripped.startswith("!"):
         return Condition(text, parse_reference(stripped[1:].strip()), "falsy")
-    for operator in ("==", "!=", " in "):
-        if operator in stripped:
-            left, right = stripped.split(operator, 1)
-            operand = _literal(right.strip(), text)
-            name = operator.strip()
-            if name == "in" and not isinstance(operand, list):
-                raise ReferenceError(f"{text!r}: 'in' needs a JSON list")
-            return Condition(text, parse_reference(left.strip()), name, operand)
-    return Condition(text, parse_reference(stripped), "truthy")
+    found = _operator_at(stripped)
+    if found is None:
+        return Condition(text, parse_reference(stripped), "truthy")
+    index, operator = found
+    left, right = stripped[:index], stripped[index + len(operator) :]
+    operand = _literal(right.strip(), text)
+    name = operator.strip()
+    if name == "in" and not isinstance(operand, list):
+        raise ReferenceError(f"{text!r}: 'in' needs a JSON list")
+    return Condition(text, parse_reference(left.strip()), name, operand)
