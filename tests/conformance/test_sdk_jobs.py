@@ -126,6 +126,15 @@ def test_a_poll_that_may_not_wait_sees_the_job_pending_and_a_later_poll_its_resu
     assert [o.rsplit("_", 1)[1] for o in outputs] == ["slice-001.dcm", "slice-002.dcm"]
 
 
+def test_the_same_job_submitted_again_is_the_same_job(client: EncordUserClient) -> None:
+    first = client.deidentify_dicom_files_start(SCANS, INTEGRATION)
+
+    again = client.deidentify_dicom_files_start(SCANS, INTEGRATION)
+    other = client.deidentify_dicom_files_start(SCANS, INTEGRATION, upload_dir="elsewhere")
+
+    assert again == first and other != first
+
+
 def test_a_job_reading_a_file_outside_any_bucket_fails(client: EncordUserClient) -> None:
     with pytest.raises(ValueError, match="job failed"):
         client.deidentify_dicom_files([SCANS[0], "not a url"], INTEGRATION)

@@ -10,6 +10,9 @@ so they are checked: the unit must belong to one of the project's datasets and t
 
 The sandbox keeps filter definitions but does not evaluate them: a preset matches no items, so adding or removing
 a preset's items checks the preset and changes nothing.
+
+Deleting a collection or a preset deletes it "if it exists" (the SDK's words): deleting one that is gone, or that
+the caller cannot see, changes nothing and succeeds.
 """
 
 from __future__ import annotations
@@ -412,9 +415,16 @@ def v2_update_index_collection(call: V2Call) -> NoContent:
     return NO_CONTENT
 
 
-def v2_delete_index_collection(call: V2Call) -> NoContent:
-    call.store.delete(IndexCollection, _index_collection(call).uuid)
+def _delete_owned(store: Store, cls: type[IndexRecord], record_uuid: str, user: User) -> NoContent:
+    """Delete an Index record of the caller's if it exists (see the module doc)."""
+    record = store.get(cls, record_uuid)
+    if record is not None and record.owner == user.email:
+        store.delete(cls, record_uuid)
     return NO_CONTENT
+
+
+def v2_delete_index_collection(call: V2Call) -> NoContent:
+    return _delete_owned(call.store, IndexCollection, call.params["collection_uuid"], call.user)
 
 
 def v2_list_accessible_items(call: V2Call) -> dict[str, Any]:
@@ -535,10 +545,18 @@ def v2_update_project_collection(call: V2Call) -> NoContent:
     return NO_CONTENT
 
 
-def v2_delete_project_collection(call: V2Call) -> NoContent:
-    _, collection = _project_collection(call, write=True)
-    call.store.delete(ProjectCollection, collection.uuid)
+def _delete_of_project(call: V2Call, cls: type[ProjectRecord], record_uuid: str) -> NoContent:
+    """Delete a record of the path's project if it exists (see the module doc); the project must be the caller's
+    to administer."""
+    project = _project(call, write=True)
+    record = call.store.get(cls, record_uuid)
+    if record is not None and record.project_hash == project.hash:
+        call.store.delete(cls, record_uuid)
     return NO_CONTENT
+
+
+def v2_delete_project_collection(call: V2Call) -> NoContent:
+    return _delete_of_project(call, ProjectCollection, call.params["collection_uuid"])
 
 
 def v2_list_project_collection_items(call: V2Call) -> dict[str, Any]:
@@ -652,8 +670,7 @@ def v2_update_index_preset(call: V2Call) -> NoContent:
 
 
 def v2_delete_index_preset(call: V2Call) -> NoContent:
-    call.store.delete(IndexFilterPreset, _index_preset(call).uuid)
-    return NO_CONTENT
+    return _delete_owned(call.store, IndexFilterPreset, call.params["preset_uuid"], call.user)
 
 
 # ---- v2 handlers: project filter presets (E-08) -----------------------------------------------
@@ -702,8 +719,7 @@ def v2_update_project_preset(call: V2Call) -> NoContent:
 
 
 def v2_delete_project_preset(call: V2Call) -> NoContent:
-    call.store.delete(ProjectFilterPreset, _project_preset(call, write=True).uuid)
-    return NO_CONTENT
+    return _delete_of_project(call, ProjectFilterPreset, call.params["preset_uuid"])
 
 
 # ---- tables ------------------------------------------------------------------------------------

@@ -5,16 +5,22 @@ one step of work, so a job is done after a few polls, held or not, and tests nev
 work grows with its size (files, images). A poll with `timeoutSeconds=0` looks once and answers; a longer one
 is held, looking again every LOOK_INTERVAL_SECONDS, until the job ends or the time is up. The legacy v1 calls
 (J-03L, J-06L) do the same work at once and answer with its result.
+
+Submitting the same job again (same user, same request) answers the same job rather than starting another: the
+SDK never retries these starts, and §4.4 lets a sandbox make such creations idempotent. It also makes a job's
+UUID, which travels in the poll's path, the same for two clients doing the same thing (the wire-equality suite).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import secrets
 import time
 import urllib.parse
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -96,8 +102,16 @@ class CvatImport:
 # ---- rules: de-identification ------------------------------------------------------------------
 
 
+JOB_NAMESPACE = uuid.UUID("5b0f6a52-7d1e-4c1b-9a43-2f6a0c1d7e90")
+
+
 def _looks_needed(units: int) -> int:
     return LOOKS_TO_FINISH + units // UNITS_PER_LOOK
+
+
+def job_uuid(kind: str, user: User, request: Any) -> str:
+    """The one UUID of a user's job of this kind with this request (see the module doc)."""
+    return str(uuid.uuid5(JOB_NAMESPACE, json.dumps([kind, user.email, request], sort_keys=True)))
 
 
 def save_conditions(value: Any, *, legacy: bool) -> list[dict[str, Any]]:
@@ -163,20 +177,21 @@ def start_deidentification(store: Store, user: User, body: dict[str, Any]) -> Di
     mode = payloads.text(body, "redactPixelsMode", default="redactNoText")
     if mode not in REDACT_MODES:
         raise invalid(f"'redactPixelsMode' must be one of {', '.join(REDACT_MODES)}")
-    return store.put(
-        DicomDeidentification(
-            uuid=new_hash(),
-            owner=user.email,
-            integration_uuid=integration,
-            dicom_urls=urls,
-            redact_dicom_tags=payloads.flag(body, "redactDicomTags", default=True),
-            redact_pixels_mode=mode,
-            save_conditions=save_conditions(body.get("saveConditions"), legacy=False),
-            upload_dir=payloads.optional_text(body, "uploadDir"),
-            created_at=now(),
-            looks_left=_looks_needed(len(urls)),
-        )
+    job = DicomDeidentification(
+        uuid="",
+        owner=user.email,
+        integration_uuid=integration,
+        dicom_urls=urls,
+        redact_dicom_tags=payloads.flag(body, "redactDicomTags", default=True),
+        redact_pixels_mode=mode,
+        save_conditions=save_conditions(body.get("saveConditions"), legacy=False),
+        upload_dir=payloads.optional_text(body, "uploadDir"),
+        created_at=now(),
+        looks_left=_looks_needed(len(urls)),
     )
+    job.uuid = job_uuid("dicom_deidentification", user, [integration, urls, job.redact_dicom_tags, mode,
+                                                         job.save_conditions, job.upload_dir])  # fmt: skip
+    return store.get(DicomDeidentification, job.uuid) or store.put(job)
 
 
 def _finish_deidentification(job: DicomDeidentification) -> None:
@@ -232,19 +247,19 @@ def start_cvat_import(store: Store, user: User, body: dict[str, Any]) -> CvatImp
     transform = body.get("transformBoundingBoxesToPolygons")
     if not isinstance(transform, bool):
         raise invalid("'transformBoundingBoxesToPolygons' must be true or false")
-    return store.put(
-        CvatImport(
-            uuid=new_hash(),
-            owner=user.email,
-            dataset_hash=dataset.hash,
-            annotations=decode_annotations(payloads.text(body, "annotationsBase64")),
-            review_mode=review_mode,
-            data=data,
-            transform_bounding_boxes_to_polygons=transform,
-            created_at=now(),
-            looks_left=_looks_needed(len(data)),
-        )
+    job = CvatImport(
+        uuid="",
+        owner=user.email,
+        dataset_hash=dataset.hash,
+        annotations=decode_annotations(payloads.text(body, "annotationsBase64")),
+        review_mode=review_mode,
+        data=data,
+        transform_bounding_boxes_to_polygons=transform,
+        created_at=now(),
+        looks_left=_looks_needed(len(data)),
     )
+    job.uuid = job_uuid("cvat_import", user, [dataset.hash, job.annotations, review_mode, data, transform])
+    return store.get(CvatImport, job.uuid) or store.put(job)
 
 
 @dataclass
