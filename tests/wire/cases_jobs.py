@@ -3,7 +3,8 @@
 Where a public SDK method makes more calls than the operation (create_collection reads the new collection back,
 create_project_from_cvat_start uploads images and creates a dataset, get_result reads the new project), the
 reference is the SDK's own call for the operation: its static helper, or its ApiClient with its own payload DTO,
-exactly as the public method makes it. A job's UUID travels in its poll's path; the sandbox answers the same
+exactly as the public method makes it. (A read-back in the gateway would carry the new UUID in its query, which
+differs between the two sides.) A job's UUID travels in its poll's path; the sandbox answers the same
 request from the same user with the same job, so both sides poll the same path.
 """
 
