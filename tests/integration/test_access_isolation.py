@@ -213,6 +213,12 @@ def _fill_required(msg: message.Message) -> None:
             else:
                 _fill_required(child)
                 child.SetInParent()
+        elif field.type == field.TYPE_MESSAGE and field.is_repeated and not getattr(msg, field.name):
+            _fill_required(getattr(msg, field.name).add())
+        elif field.type == field.TYPE_BYTES and not getattr(msg, field.name):
+            setattr(msg, field.name, b"isolation probe")
+        elif field.type == field.TYPE_ENUM and not getattr(msg, field.name):
+            setattr(msg, field.name, next(v.number for v in field.enum_type.values if v.number != 0))
 
 
 def grpc_call(world: World, spec: OperationSpec, request: message.Message, metadata: Any) -> Any:

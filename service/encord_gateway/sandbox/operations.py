@@ -89,6 +89,17 @@ class NoContent:
 NO_CONTENT = NoContent()
 
 
+@dataclass(frozen=True)
+class Hold:
+    """Marker result of a long poll with nothing to report yet (§4.5): the server commits, waits `seconds`
+    without blocking other requests, then calls `again` in a new transaction and answers what it returns
+    (which may be another Hold). The handler decides when to stop holding: when its job is done or the
+    caller's `timeoutSeconds` have passed."""
+
+    seconds: float
+    again: Callable[[], Any]
+
+
 @dataclass
 class V2Call:
     """One authenticated v2 call: `params` are the route's path parameters."""

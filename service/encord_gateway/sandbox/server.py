@@ -17,7 +17,7 @@ from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .auth import Caller, authenticate_v1, authenticate_v2
 from .errors import ApiError, invalid
 from .faults import FAULT_ID, FaultTable, RequestFacts
-from .operations import NoContent, V2Call
+from .operations import Hold, NoContent, V2Call
 from .requestlog import OK, LoggedCall, RequestLog
 from .routing import Envelope
 from .store import Store
@@ -125,6 +125,10 @@ async def v2_any(request: web.Request) -> web.StreamResponse:
                 body=_parse_json(body) if body else None,
             )
             result, outcome = routing.dispatch_v2(route, call)
+        while isinstance(result, Hold):  # a long poll: wait outside any transaction, then look again
+            await asyncio.sleep(result.seconds)
+            with store.transaction():
+                result = result.again()
         response = web.Response(status=204) if isinstance(result, NoContent) else web.json_response(result)
     except ApiError as error:
         outcome = error.outcome
