@@ -196,6 +196,8 @@ class Engine:
                 continue
             while True:
                 started = time.monotonic()
+                # A poll loop's wait is bounded by what is left of the deadline at each poll, not at the first.
+                run.scope.request = _prepared(plan, run.scope.request, ctx)
                 answer = await self._send(_build(plan, step, run.scope), credential, ctx)
                 if step.name:
                     run.scope.results[step.name] = answer
