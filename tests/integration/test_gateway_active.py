@@ -139,7 +139,7 @@ def test_renaming_a_collection_refreshes_its_cached_read(
     assert (renamed.name, renamed.description) == ("After", "")
 
 
-def test_titles_are_counted_and_more_than_encord_takes_in_one_call_is_refused(
+def test_titles_are_counted_and_more_than_encord_takes_in_one_call_are_sent_in_parts(
     gateway: GatewayProcess, index: active_pb2_grpc.IndexServiceStub, sandbox: Sandbox
 ) -> None:
     md = gateway.auth_metadata
@@ -151,17 +151,17 @@ def test_titles_are_counted_and_more_than_encord_takes_in_one_call_is_refused(
         active_pb2.AddIndexCollectionItemsByTitleRequest(collection_uuid=created.uuid, data_titles=["a.jpg", "b.jpg"]),
         metadata=md,
     )
-    with pytest.raises(grpc.RpcError) as caught:
-        index.AddIndexCollectionItemsByTitle(
-            active_pb2.AddIndexCollectionItemsByTitleRequest(
-                collection_uuid=created.uuid, data_titles=[f"{n}.jpg" for n in range(1001)]
-            ),
-            metadata=md,
-        )
+    before = len(sandbox.requests_log())
+    many = [f"{n}.jpg" for n in range(1001)]
+    merged = index.AddIndexCollectionItemsByTitle(
+        active_pb2.AddIndexCollectionItemsByTitleRequest(collection_uuid=created.uuid, data_titles=many), metadata=md
+    )
 
     assert (counted.requested, counted.matched_titles, list(counted.unmatched_titles)) == (2, 0, ["a.jpg", "b.jpg"])
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "1000" in (caught.value.details() or "")
+    # Encord takes 1000 titles a call: two calls, their answers added up in order.
+    calls = [e for e in sandbox.requests_log()[before:] if e["path"].endswith("/add-data-title-items")]
+    assert len(calls) == 2
+    assert (merged.requested, list(merged.unmatched_titles)) == (1001, many)
 
 
 def test_an_index_filter_preset_keeps_its_free_form_definition(
