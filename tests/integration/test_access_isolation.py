@@ -206,6 +206,12 @@ def _fill_required(msg: message.Message) -> None:
                 getattr(msg, field.name).append(value)
             else:
                 setattr(msg, field.name, value)
+        elif field.type == field.TYPE_ENUM and not field.is_repeated and not getattr(msg, field.name):
+            setattr(msg, field.name, next(v.number for v in field.enum_type.values if v.number))
+        elif field.type == field.TYPE_BYTES and not field.is_repeated and not getattr(msg, field.name):
+            setattr(msg, field.name, b"isolation probe")
+        elif field.cpp_type in (field.CPPTYPE_INT32, field.CPPTYPE_DOUBLE) and not getattr(msg, field.name):
+            setattr(msg, field.name, 1)
         elif field.type == field.TYPE_MESSAGE and not field.is_repeated and not msg.HasField(field.name):
             child = getattr(msg, field.name)
             if field.message_type.full_name == "google.protobuf.Struct":
