@@ -186,7 +186,9 @@ def request_on(spec: OperationSpec, hashes: dict[str, str]) -> message.Message:
     for reference in spec.operation.references:
         value = hashes.get(KIND_OF.get(reference.type, ""), str(uuid.uuid4()))
         field = request.DESCRIPTOR.fields_by_name[reference.field]
-        if field.is_repeated:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            getattr(request, reference.field).get_or_create(value)  # a map names resources by its keys
+        elif field.is_repeated:
             getattr(request, reference.field).append(value)
         else:
             setattr(request, reference.field, value)

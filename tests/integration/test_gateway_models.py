@@ -25,7 +25,7 @@ from encord_gateway._generated.encord.gateway.v1 import (
 from google.protobuf import json_format, struct_pb2
 
 if TYPE_CHECKING:
-    from conftest import GatewayProcess, Sandbox, Stubs
+    from conftest import GatewayKit, GatewayProcess, Sandbox, Stubs
 
 CAR, PERSON, ROAD, SUNNY, RAINY = "car00001", "pers0001", "road0001", "sunny001", "rainy001"
 STRUCTURE = {
@@ -231,6 +231,41 @@ def test_training_data_and_weights_over_rest(gateway: GatewayProcess, services: 
     assert titles == ["clip.mp4", "corner.jpg"] and "next_page_token" not in second.json()
     assert first.json()["items"][0]["item_type"] == "ML_ITEM_TYPE_VIDEO"
     assert (weights["trainingUuid"], weights["modelUuid"], weights["epochs"]) == (training, model, 2)
+
+
+def test_a_training_needs_read_access_to_every_project_it_maps(
+    gateway: GatewayProcess,
+    gateway_kit: GatewayKit,
+    services: Services,
+    stubs: Stubs,
+    street: Street,
+    sandbox: Sandbox,
+    make_title: Callable[[str], str],
+) -> None:
+    other = stubs.projects.CreateProject(
+        projects_pb2.CreateProjectRequest(title=make_title("elsewhere")), metadata=gateway.auth_metadata
+    ).project_hash
+    model = new_model(services, models_pb2.ML_MODEL_ARCHITECTURE_FASTER_RCNN, ["car"])
+    caller = f"trainer-{uuid.uuid4().hex[:8]}"
+    grant = {"organisation": gateway.organisation, "resources": ["ml_model:*", f"project:{street.project}"]}
+    gateway_kit.create_caller(gateway.data_dir, caller, {"grants": [{**grant, "rights": ["read", "write"]}]})
+    token, _ = gateway_kit.issue_token(gateway.data_dir, caller)
+    trainer = (("authorization", f"Bearer {token}"),)
+
+    def training_on(project: str) -> models_pb2.CreateMlTrainingJobRequest:
+        request = models_pb2.CreateMlTrainingJobRequest(
+            model_uuid=model, batch_size=1, epochs=1, labels_uuids=[street.clip]
+        )
+        request.features_mapping[project].update({CAR: ["car"]})
+        return request
+
+    sandbox.clear_requests_log()
+    denied = rpc_error(lambda: services.ml.CreateMlTrainingJob(training_on(other), metadata=trainer))
+    allowed = services.ml.CreateMlTrainingJob(training_on(street.project), metadata=trainer)
+
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED and "features_mapping" in (denied.details() or "")
+    assert allowed.training_uuid
+    assert len([e for e in sandbox.requests_log() if e["path"].endswith("/trainings")]) == 1
 
 
 # ---- predictions ----------------------------------------------------------------------------------

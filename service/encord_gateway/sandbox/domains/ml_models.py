@@ -312,7 +312,7 @@ def _features_mapping(store: Store, user: User, model: MlModel, value: Any) -> t
             feature = known.get(ontology_feature)
             if feature is None or feature["type"] not in FEATURE_TYPES[model.model_type]:
                 raise invalid(f"{ontology_feature} is not a {model.model_type} feature of project {project_hash}")
-            names = payloads.text_list({"f": model_features}, "f")
+            names = model_features if isinstance(model_features, list) else []
             if not names or not set(names) <= set(model.features):
                 raise invalid(f"{ontology_feature} must map to features of the model: {', '.join(model.features)}")
         projects.append(project)
