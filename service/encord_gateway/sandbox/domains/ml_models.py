@@ -313,7 +313,7 @@ def _features_mapping(store: Store, user: User, model: MlModel, value: Any) -> t
             if feature is None or feature["type"] not in FEATURE_TYPES[model.model_type]:
                 raise invalid(f"{ontology_feature} is not a {model.model_type} feature of project {project_hash}")
             names = model_features if isinstance(model_features, list) else []
-            if not names or not set(names) <= set(model.features):
+            if not names or not all(isinstance(n, str) and n in model.features for n in names):
                 raise invalid(f"{ontology_feature} must map to features of the model: {', '.join(model.features)}")
         projects.append(project)
     return projects, mapping
@@ -416,7 +416,7 @@ def _ordered_page(
             position = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         except (binascii.Error, ValueError):
             raise invalid("pageToken is not a token this server issued") from None
-        if not isinstance(position, list):
+        if not isinstance(position, list) or not all(isinstance(part, str) for part in position):
             raise invalid("pageToken is not a token this server issued")
         rows = [r for r in rows if (key(r) > position if ascending else key(r) < position)]
     size = page_size(call)
