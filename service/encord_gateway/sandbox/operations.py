@@ -90,14 +90,13 @@ NO_CONTENT = NoContent()
 
 
 @dataclass(frozen=True)
-class Hold:
-    """Marker result of a long poll with nothing to report yet (§4.5): the server commits, waits `seconds`
-    without blocking other requests, then calls `again` in a new transaction and answers what it returns
-    (which may be another Hold). The handler decides when to stop holding: when its job is done or the
-    caller's `timeoutSeconds` have passed."""
+class Held:
+    """Marker result of a long poll (§4.5) whose answer is not final yet: the server may hold the call for up to
+    `hold_seconds`, running the handler again every little while until it answers something else, and
+    otherwise answers `body`."""
 
-    seconds: float
-    again: Callable[[], Any]
+    body: Any
+    hold_seconds: float
 
 
 @dataclass
@@ -110,6 +109,8 @@ class V2Call:
     query: Mapping[str, str]
     query_lists: Mapping[str, list[str]]
     body: Any
+    origin: str = ""
+    """Scheme and host the caller reached the sandbox at, for links the sandbox serves itself."""
 
     def json_object(self) -> dict[str, Any]:
         if not isinstance(self.body, dict):

@@ -4,8 +4,8 @@ Each module owns its record kinds, rules, wire shapes and handlers, and declares
 (context, query_type, query_method) → V1Operation) and `V2` (a tuple of V2Route); routing merges them.
 """
 
-from . import active, apikeys, datasets, jobs, label_rows, ontologies, projects, users
+from . import active, algorithms, apikeys, datasets, jobs, label_rows, ml_models, models, ontologies, projects, users
 
-DOMAINS = (users, ontologies, datasets, projects, apikeys, label_rows, jobs, active)
+DOMAINS = (users, ontologies, datasets, projects, apikeys, label_rows, jobs, active, algorithms, ml_models, models)
 
 __all__ = ["DOMAINS"]

@@ -3,7 +3,7 @@
 A job works only while someone looks at it: every look (a poll, or another glance while a poll is held) does
 one step of work, so a job is done after a few polls, held or not, and tests never wait on a clock. A job's
 work grows with its size (files, images). A poll with `timeoutSeconds=0` looks once and answers; a longer one
-is held, looking again every LOOK_INTERVAL_SECONDS, until the job ends or the time is up. The legacy v1 calls
+is held (the server looks again every little while, see `operations.Held`) until the job ends or the time is up. The legacy v1 calls
 (J-03L, J-06L) do the same work at once and answer with its result.
 
 Submitting the same job again (same user, same request) answers the same job rather than starting another: the
@@ -29,7 +29,7 @@ from typing import Any
 
 from .. import payloads
 from ..errors import invalid, not_found
-from ..operations import Hold, V1Call, V1Key, V1Operation, V2Call, V2Route
+from ..operations import Held, V1Call, V1Key, V1Operation, V2Call, V2Route
 from ..records import new_hash, now
 from ..resources import require_admin, visible
 from ..store import Store, register_kind
@@ -46,7 +46,6 @@ LOOKS_TO_FINISH = 3
 """Looks a small job takes: two polls answer PENDING, the third the result."""
 UNITS_PER_LOOK = 100
 """Files or images one look gets through beyond the first LOOKS_TO_FINISH: large jobs take longer."""
-LOOK_INTERVAL_SECONDS = 0.05
 """How often a held poll looks at its job again."""
 
 # Pixel-text redaction and save conditions (§6.12): the current API's spelling, and the legacy one.
@@ -493,21 +492,13 @@ def look_at_cvat_import(store: Store, user: User, job_uuid: str) -> tuple[bool, 
 
 
 def long_poll(call: V2Call, look: Callable[[], tuple[bool, Any]]) -> Any:
-    """Encord's poll contract (§4.5): look now; while the job is unfinished, hold the request and look again until
-    it finishes or `timeoutSeconds` pass (0: answer at once)."""
+    """Encord's poll contract (§4.5): look now; while the job is unfinished, hold the request (the server runs
+    this again, each time a new look) until it finishes or `timeoutSeconds` pass (0: answer at once)."""
     raw = call.query.get("timeoutSeconds")
     if raw is None or not raw.isdigit():
         raise invalid("timeoutSeconds must be a whole number of seconds")
-    until = time.monotonic() + int(raw)
-
-    def again() -> Any:
-        finished, answer = look()
-        remaining = until - time.monotonic()
-        if finished or remaining <= 0:
-            return answer
-        return Hold(min(LOOK_INTERVAL_SECONDS, remaining), again)
-
-    return again()
+    finished, answer = look()
+    return answer if finished or int(raw) == 0 else Held(answer, int(raw))
 
 
 # ---- wire shapes -------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import payloads
-from ..errors import ApiError, invalid, not_found
+from ..errors import invalid, not_found
 from ..filters import V1_NAMES, V2_NAMES, ListFilter
 from ..operations import ANY_KEY, V1Call, V1Key, V1Operation, V2Call, V2Route, needs
 from ..paging import page
@@ -214,11 +214,6 @@ def v1_list_label_logs(call: V1Call) -> list[dict[str, Any]]:
     return []
 
 
-def v1_run_labelling_algorithm(call: V1Call) -> Any:
-    """Not modelled: interpolation and box fitting (P-14, P-15)."""
-    raise ApiError("METHOD_NOT_ALLOWED_ERROR", "the sandbox does not implement this call")
-
-
 # ---- v2 handlers -------------------------------------------------------------------------------
 
 
@@ -252,9 +247,6 @@ V1: dict[V1Key, V1Operation] = {
     ("project", "projectdataset", "DELETE"): V1Operation(v1_remove_project_datasets, admin=True),  # P-06
     ("project", "projectusers", "POST"): V1Operation(v1_add_project_users, admin=True),  # P-07
     ("project", "project", "POST"): V1Operation(v1_replace_project_ontology, admin=True),  # P-13
-    ("project", "labelingalgorithm", "POST"): V1Operation(  # P-14, P-15
-        v1_run_labelling_algorithm, key=needs("algo.library"), modelled=False
-    ),
     ("project", "labellog", "GET"): V1Operation(  # P-17
         v1_list_label_logs, key=needs("label_logs.read"), modelled=False
     ),
