@@ -169,6 +169,9 @@ class UpstreamClient:
                 url,
                 data=call.body,
                 headers=self._headers(call, credential),
+                # A body-less PUT/POST/DELETE (a tag attach, a job cancel) carries no Content-Type (§3.3);
+                # aiohttp would otherwise make one up.
+                skip_auto_headers=() if call.body is not None else ("Content-Type",),
                 timeout=aiohttp.ClientTimeout(total=remaining),
                 allow_redirects=False,
             ) as response:
