@@ -9,6 +9,7 @@ the recorder, which forwards to the session's sandbox.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import uuid
 from collections.abc import Iterator
@@ -59,6 +60,13 @@ def wire(
     data_dir = directory / "data"
     data_dir.mkdir()
     tenant = helpers.add_organisation(sandbox, directory, data_dir, f"wire-{uuid.uuid4().hex[:8]}")
+    # The suite proves administration RPCs too (members, groups, grants), which need `administer` on top of
+    # the read/write that `token issue --org` grants.
+    policy = {"grants": [{"organisation": tenant.organisation, "resources": ["*"],
+                          "rights": ["read", "write", "administer"]}]}  # fmt: skip
+    widened = helpers.run_cli("caller", "set-policy", "--name", f"svc-{tenant.organisation}", "--policy-file", "-",
+                              "--data-dir", str(data_dir), input=json.dumps(policy))  # fmt: skip
+    assert widened.returncode == 0, widened.stderr
     gateway = helpers.launch_gateway(recorder.url, directory, data_dir, [tenant])
     try:
         with gateway.channel() as channel:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import cases_organisation
 from encord.objects import OntologyStructure, Shape
 from encord.objects.attributes import RadioAttribute
 from encord.orm.dataset import DatasetAccessSettings, StorageLocation
@@ -344,4 +345,4 @@ ONTOLOGY_CASES = [
     ),
 ]
 
-CASES = [*PROJECT_CASES, *DATASET_CASES, *ONTOLOGY_CASES]
+CASES = [*PROJECT_CASES, *DATASET_CASES, *ONTOLOGY_CASES, *cases_organisation.CASES]
