@@ -6,6 +6,7 @@ import base64
 import binascii
 import copy
 import dataclasses
+from datetime import timedelta
 from typing import Any
 
 from .. import payloads
@@ -121,15 +122,17 @@ def _clone_datasets(store: Store, user: User, source: Project, request: CopyRequ
         backing_folder=True,
     )
     at = now()
-    for row in rows:
+    for index, row in enumerate(rows):
         data_hash = new_hash()
+        # A microsecond apart, so that the clone lists its units in the source's order (ties would go by hash).
+        created = at + timedelta(microseconds=index)
         store.put(
             dataclasses.replace(
                 row,
                 data_hash=data_hash,
                 dataset_hash=clone.hash,
-                created_at=at,
-                last_edited_at=at,
+                created_at=created,
+                last_edited_at=created,
                 file_link=f"cord-data/{clone.hash}/{data_hash}",
                 backing_item_uuid=None,
             )
