@@ -1,8 +1,8 @@
 """Organisation administration through a real gateway (issue 14): who may administer, what a caller sees of it
 over gRPC and REST, and how it reaches the sandbox.
 
-One gateway serves the module with one organisation and two callers: the organisation's `read`+`write` caller
-made by `token issue --org`, and an administrator holding `administer` too.
+The session's gateway serves the module with its organisation and two callers: the organisation's `read`+`write`
+caller made by `token issue --org`, and an administrator holding `administer` too, added here.
 """
 
 from __future__ import annotations
@@ -127,21 +127,18 @@ class Org:
 
 
 @pytest.fixture(scope="module")
-def org(gateway_kit: GatewayKit, sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    gateway = gateway_kit.start(tmp_path_factory.mktemp("organisation-admin"))
+def org(gateway_kit: GatewayKit, gateway: GatewayProcess, sandbox: Sandbox) -> Iterator[Org]:
+    """The shared gateway, with an administrator caller added to its organisation."""
+    name = f"org-administrator-{uuid.uuid4().hex[:8]}"
     policy = {
         "grants": [
             {"organisation": gateway.organisation, "resources": ["*"], "rights": ["read", "write", "administer"]}
         ]
     }
-    gateway_kit.create_caller(gateway.data_dir, "org-administrator", policy)
-    token, _ = gateway_kit.issue_token(gateway.data_dir, "org-administrator")
-    channel = gateway.channel()
-    try:
+    gateway_kit.create_caller(gateway.data_dir, name, policy)
+    token, _ = gateway_kit.issue_token(gateway.data_dir, name)
+    with gateway.channel() as channel:
         yield Org(gateway_kit, gateway, sandbox, channel, token)
-    finally:
-        channel.close()
-        gateway.stop()
 
 
 def fails(call: Callable[[], object]) -> grpc.RpcError:
