@@ -208,8 +208,16 @@ def _fill_required(msg: message.Message) -> None:
                 getattr(msg, field.name).append(value)
             else:
                 setattr(msg, field.name, value)
-        elif field.type == field.TYPE_ENUM and not field.is_repeated and not getattr(msg, field.name):
-            setattr(msg, field.name, next(v.number for v in field.enum_type.values if v.number))
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
+            entries = getattr(msg, field.name)
+            if not entries and field.message_type.fields_by_name["value"].type == field.TYPE_STRING:
+                entries["probe"] = "isolation"
+        elif field.type == field.TYPE_ENUM and not getattr(msg, field.name):
+            value = next(v.number for v in field.enum_type.values if v.number != 0)
+            if field.is_repeated:
+                getattr(msg, field.name).append(value)
+            else:
+                setattr(msg, field.name, value)
         elif field.type == field.TYPE_BYTES and not field.is_repeated and not getattr(msg, field.name):
             setattr(msg, field.name, b"isolation probe")
         elif field.cpp_type in (field.CPPTYPE_INT32, field.CPPTYPE_DOUBLE) and not getattr(msg, field.name):

@@ -1,5 +1,5 @@
-"""The control API standing in for Encord's web app: register users' keys, seed data units, health, the request
-log, faults."""
+"""The control API standing in for Encord's web app: register users' keys, seed data units and cloud integrations,
+health, the request log, faults."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from encord_gateway.upstream.signing import KeyFormatError, describe_public_key,
 from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .domains.datasets import Dataset, add_data_unit, data_row_v1
 from .domains.ml_models import WEIGHTS_PATH, weights_file
+from .domains.organisation import seed_integration, sign_up
 from .domains.users import register_key
 from .errors import ApiError
 from .faults import FaultError, parse_fault
@@ -22,7 +23,8 @@ def _bad_request(message: str) -> web.Response:
 
 
 async def register_user(request: web.Request) -> web.Response:
-    """Register `public_key` for `email`: 201 when new, 200 when that user already had that key."""
+    """Register `public_key` for `email`: 201 when new, 200 when that user already had that key. A new user signs
+    up into an organisation of its own, unless an admin already added it to theirs (see domains/organisation.py)."""
     try:
         body = json.loads(await request.read())
     except ValueError:
@@ -41,6 +43,7 @@ async def register_user(request: web.Request) -> web.Response:
     store = request.app[STORE]
     with store.transaction():
         _, created = register_key(store, email, info.public_key_hex)
+        sign_up(store, email)
     answer = {"email": email, "public_key_hex": info.public_key_hex, "fingerprint": info.fingerprint}
     return web.json_response(answer, status=201 if created else 200)
 
@@ -66,6 +69,26 @@ async def seed_data_units(request: web.Request) -> web.Response:
     except ApiError as error:
         return _bad_request(error.message)
     return web.json_response({"data_rows": [data_row_v1(r, client_metadata=True) for r in rows]}, status=201)
+
+
+async def seed_cloud_integration(request: web.Request) -> web.Response:
+    """Add a cloud integration as the web app would: `{"owner": <email>, "title": ...}`; 201 with its
+    `integration_uuid`. It belongs to the owner's organisation (U-07)."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return _bad_request('the body must be JSON: {"owner": ..., "title": ...}')
+    owner, title = (body.get("owner"), body.get("title")) if isinstance(body, dict) else (None, None)
+    if not isinstance(owner, str) or not isinstance(title, str):
+        return _bad_request("'owner' (an e-mail) and 'title' are required strings")
+    store = request.app[STORE]
+    try:
+        with store.transaction():
+            integration = seed_integration(store, owner, title)
+    except ApiError as error:
+        return web.json_response({"message": error.message}, status=error.http_status)
+    answer = {"integration_uuid": integration.uuid, "title": integration.title}
+    return web.json_response(answer, status=201)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -114,6 +137,7 @@ async def download_weights(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
     app.router.add_post("/sandbox/v1/datasets/{dataset_hash}/data-units", seed_data_units)
+    app.router.add_post("/sandbox/v1/cloud-integrations", seed_cloud_integration)
     app.router.add_get("/sandbox/v1/health", health)
     app.router.add_get("/sandbox/v1/requests", list_requests)
     app.router.add_delete("/sandbox/v1/requests", clear_requests)

@@ -4,8 +4,38 @@ Each module owns its record kinds, rules, wire shapes and handlers, and declares
 (context, query_type, query_method) → V1Operation) and `V2` (a tuple of V2Route); routing merges them.
 """
 
-from . import active, algorithms, apikeys, datasets, jobs, label_rows, ml_models, models, ontologies, projects, users
+from . import (
+    active,
+    administration,
+    algorithms,
+    apikeys,
+    datasets,
+    groups,
+    jobs,
+    label_rows,
+    ml_models,
+    models,
+    ontologies,
+    organisation,
+    projects,
+    users,
+)
 
-DOMAINS = (users, ontologies, datasets, projects, apikeys, label_rows, jobs, active, algorithms, ml_models, models)
+DOMAINS = (
+    users,
+    ontologies,
+    datasets,
+    projects,
+    apikeys,
+    label_rows,
+    organisation,
+    groups,
+    administration,
+    jobs,
+    active,
+    algorithms,
+    ml_models,
+    models,
+)
 
 __all__ = ["DOMAINS"]
