@@ -59,9 +59,8 @@ def seed(
     """Items added to a folder as the web app's upload would (control API), read back through the SDK."""
 
     def seed_items(folder: StorageFolder, specs: list[dict[str, Any]]) -> list[StorageItem]:
-        status, body = sandbox.control("POST", f"/sandbox/v1/storage/folders/{folder.uuid}/items", {"items": specs})
-        assert status == 201, body
-        return client.get_storage_items([item["uuid"] for item in body["items"]])
+        seeded = sandbox.seed_storage_items(str(folder.uuid), specs)
+        return client.get_storage_items([item["uuid"] for item in seeded])
 
     return seed_items
 

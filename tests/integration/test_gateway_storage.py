@@ -83,11 +83,7 @@ class Storage:
         return folder
 
     def seed(self, folder_uuid: str, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        status, body = self.sandbox.control(
-            "POST", f"/sandbox/v1/storage/folders/{folder_uuid}/items", {"items": specs}
-        )
-        assert status == 201, body
-        return list(body["items"])
+        return self.sandbox.seed_storage_items(folder_uuid, specs)
 
     def upstream_calls(self) -> int:
         return len(self.sandbox.requests_log())

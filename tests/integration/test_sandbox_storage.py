@@ -73,11 +73,7 @@ class Encord:
         return dict(folder)
 
     def seed(self, folder_uuid: str, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        status, body = self.sandbox.control(
-            "POST", f"/sandbox/v1/storage/folders/{folder_uuid}/items", {"items": specs}
-        )
-        assert status == 201, body
-        return list(body["items"])
+        return self.sandbox.seed_storage_items(folder_uuid, specs)
 
     async def download(self, url: str) -> tuple[int, bytes]:
         async with self.session.get(URL(url, encoded=True)) as response:

@@ -266,6 +266,7 @@ def delete_item(store: Store, item: Item, *, remove_unused_frames: bool) -> int:
         store.put(group)
     if item.url is not None and not store.find(Item, "url", item.url)[1:]:
         store.delete(Blob, item.url)
+    store.delete(Blob, client_metadata_key(item))
     store.delete(Item, item.uuid)
     removed = 1
     if remove_unused_frames and ITEM_TYPES[item.item_type].child_type is not None:
@@ -739,9 +740,13 @@ def folder_v2(store: Store, folder: Folder, user: User) -> dict[str, Any]:
     }
 
 
+def client_metadata_key(item: Item) -> str:
+    return f"client-metadata/{item.uuid}"
+
+
 def client_metadata_link(store: Store, item: Item) -> str:
     """The item's client metadata as a blob of its own, behind a signed URL (S-06 `clientMetadataAsSignedUrl`)."""
-    key = f"client-metadata/{item.uuid}"
+    key = client_metadata_key(item)
     put_blob(store, key, "application/json", 0, json.dumps(item.client_metadata).encode("utf-8"))
     return signed_url(key)
 
