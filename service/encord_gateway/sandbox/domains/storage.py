@@ -492,13 +492,13 @@ def migrate_items(store: Store, user: User, body: dict[str, Any]) -> None:
     changes: list[tuple[Item, str]] = []
     missing: list[str] = []
     for old_url, new_url in by_url.items():
-        found = [i for i in store.find(Item, "url", old_url) if _reachable(store, i, user)]
+        found = [i for i in store.find(Item, "url", old_url) if _changeable_by(store, i, user)]
         if not found:
             missing.append(old_url)
         changes += [(i, new_url) for i in found if new_url is not None]
     for uuid, new_url in by_item.items():
         item = store.get(Item, uuid)
-        if item is None or not _reachable(store, item, user):
+        if item is None or not _changeable_by(store, item, user):
             missing.append(uuid)
         elif new_url is not None:
             changes.append((item, new_url))
@@ -515,7 +515,7 @@ def migrate_items(store: Store, user: User, body: dict[str, Any]) -> None:
         store.put(item)
 
 
-def _reachable(store: Store, item: Item, user: User) -> bool:
+def _changeable_by(store: Store, item: Item, user: User) -> bool:
     parent = store.get(Folder, item.parent)
     return parent is not None and folder_role(store, parent, user.email) == ADMIN_ROLE
 
