@@ -934,6 +934,7 @@ CASES = [
     *DATASET_CASES,
     *ONTOLOGY_CASES,
     *cases_organisation.CASES,
+    *__import__("cases_storage").CASES,
     *__import__("cases_jobs").CASES,
     *__import__("cases_models").CASES,
 ]

@@ -1,5 +1,5 @@
-"""The control API standing in for Encord's web app: register users' keys, seed data units and cloud integrations,
-health, the request log, faults."""
+"""The control API standing in for Encord's web app: register users' keys, seed data units, storage items and
+cloud integrations, tag folders, health, the request log, faults."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from aiohttp import web
 from encord_gateway.upstream.signing import KeyFormatError, describe_public_key, load_public_key
 
 from .appkeys import FAULTS, REQUEST_LOG, STORE
-from .domains.datasets import Dataset, add_data_unit, data_row_v1
+from .blobs import signed_url
+from .domains.datasets import Dataset, add_data_unit, data_row_v1, mirror_items
 from .domains.ml_models import WEIGHTS_PATH, weights_file
 from .domains.organisation import seed_integration, sign_up
+from .domains.storage import Folder, Item, item_v2, seed_items
 from .domains.users import register_key
 from .errors import ApiError
 from .faults import FaultError, parse_fault
@@ -91,6 +93,69 @@ async def seed_cloud_integration(request: web.Request) -> web.Response:
     return web.json_response(answer, status=201)
 
 
+async def _json_body(request: web.Request) -> object:
+    try:
+        return json.loads(await request.read())
+    except ValueError:
+        return None
+
+
+async def seed_storage_items(request: web.Request) -> web.Response:
+    """Add items to a storage folder as if uploaded in the web app: `{"items": [{"name", "item_type" (video, image,
+    imageGroup, imageSequence, dicomFile, dicomSeries, audio, timeseries, nifti, plainText, pdf, scene),
+    "client_metadata"?, "description"?, "content_base64"?, "file_size"?, "width"?, "height"?, "frames"? (videos),
+    "children"?: [names] (the frames or files of a composite item)}]}`; 201 with the items (§7.10) and, in a
+    dataset's backing folder, the data rows they became. All or nothing."""
+    body = await _json_body(request)
+    specs = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(specs, list) or not specs or not all(isinstance(s, dict) for s in specs):
+        return _bad_request("'items' must be a non-empty list of objects")
+    store = request.app[STORE]
+    try:
+        with store.transaction():
+            folder = store.get(Folder, request.match_info["folder_uuid"])
+            if folder is None:
+                return web.json_response({"message": "no such storage folder"}, status=404)
+            items = seed_items(store, folder, specs)
+            rows = mirror_items(store, folder, items)
+            answer = {
+                "items": [item_v2(store, item) for item in items],
+                "data_rows": [data_row_v1(r, client_metadata=True) for r in rows],
+            }
+    except ApiError as error:
+        return _bad_request(error.message)
+    return web.json_response(answer, status=201)
+
+
+async def tag_storage_folder(request: web.Request) -> web.Response:
+    """Set a folder's organisation tags (by name), as the web app does: `{"names": [...]}`."""
+    body = await _json_body(request)
+    names = body.get("names") if isinstance(body, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        return _bad_request("'names' must be a list of tag names")
+    store = request.app[STORE]
+    with store.transaction():
+        folder = store.get(Folder, request.match_info["folder_uuid"])
+        if folder is None:
+            return web.json_response({"message": "no such storage folder"}, status=404)
+        folder.organisation_tags = list(dict.fromkeys(names))
+        store.put(folder)
+    return web.json_response({"uuid": folder.uuid, "organisation_tags": folder.organisation_tags})
+
+
+async def sign_item_url(request: web.Request) -> web.Response:
+    """A signed URL of an item's file with a lifetime of the caller's choosing (negative: already expired), so that
+    tests can see links expire without waiting: `{"lifetime_seconds": int}`."""
+    body = await _json_body(request)
+    lifetime = body.get("lifetime_seconds") if isinstance(body, dict) else None
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int):
+        return _bad_request("'lifetime_seconds' must be an integer")
+    item = request.app[STORE].get(Item, request.match_info["item_uuid"])
+    if item is None or item.url is None:
+        return web.json_response({"message": "no such storage item with a file"}, status=404)
+    return web.json_response({"url": signed_url(item.url, lifetime)})
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -138,6 +203,9 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
     app.router.add_post("/sandbox/v1/datasets/{dataset_hash}/data-units", seed_data_units)
     app.router.add_post("/sandbox/v1/cloud-integrations", seed_cloud_integration)
+    app.router.add_post("/sandbox/v1/storage/folders/{folder_uuid}/items", seed_storage_items)
+    app.router.add_put("/sandbox/v1/storage/folders/{folder_uuid}/organisation-tags", tag_storage_folder)
+    app.router.add_post("/sandbox/v1/storage/items/{item_uuid}/signed-url", sign_item_url)
     app.router.add_get("/sandbox/v1/health", health)
     app.router.add_get("/sandbox/v1/requests", list_requests)
     app.router.add_delete("/sandbox/v1/requests", clear_requests)

@@ -18,11 +18,13 @@ from . import (
     ontologies,
     organisation,
     projects,
+    storage,
     users,
 )
 
 DOMAINS = (
     users,
+    storage,
     ontologies,
     datasets,
     projects,
