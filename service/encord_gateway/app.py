@@ -53,7 +53,9 @@ class Gateway:
         self.vault = vault
         self.metrics = Metrics()
         self.specs: dict[str, OperationSpec] = load_catalog()
-        self.upstream = UpstreamClient(upstream_url, self.metrics)
+        self.upstream = UpstreamClient(
+            upstream_url, self.metrics, max_response_bytes=settings.upstream_max_response_bytes
+        )
         self.cache = ResponseCache(settings.cache_max_entries)
         self.resolver = CredentialResolver(vault)
         self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver))
