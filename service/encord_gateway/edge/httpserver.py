@@ -104,7 +104,7 @@ class _StatusRequestHandler(web_protocol.RequestHandler):
             log.error("unexpected failure in the REST listener", exc_info=exc)
             error = GatewayError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL")
         else:
-            log.debug("refused a malformed HTTP request: %s", exc)  # at debug: scanners send plenty
+            log.debug("refused a malformed HTTP request: %r", exc)  # at debug: scanners send plenty
             error = _protocol_error(exc, status)
         self.rejected(error.reason)
         response = error_response(error)

@@ -213,7 +213,7 @@ async def _stream_answer(
     except ConnectionError:
         raise
     except Exception:  # a bug: the headers went out, so the last line says it
-        log.exception("unexpected failure while streaming %s", request.path)
+        log.exception("unexpected failure while streaming %r", request.raw_path[:200])  # %r: no line injection
         await response.write(_status_line(GatewayError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL")))
     await response.write_eof()
     return response
@@ -305,7 +305,7 @@ async def status_errors(request: web.Request, handler: Any) -> web.StreamRespons
         raise
     except Exception:
         # A bug, not bad input: logged with its traceback; the caller gets a Status, never a bare 500 page.
-        log.exception("unexpected failure serving %s %s", request.method, request.path)
+        log.exception("unexpected failure serving %r %r", request.method, request.raw_path[:200])
         return error_response(GatewayError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL"))
 
 
