@@ -300,46 +300,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         build_parser().print_help()
         return 2
+    audited = _cli_audit_event(args)
+    if audited is not None:
+        try:
+            _append_cli_audit(args, {**audited, "phase": "intent"})
+        except (VaultError, OSError) as exc:
+            print(
+                f"encord-gateway: refused, nothing was changed: the audit log cannot be written: {exc}", file=sys.stderr
+            )
+            return 2
     code = int(handler(args))
-    return _audit_cli_action(args, code)
+    if audited is not None:
+        try:
+            _append_cli_audit(args, {**audited, "outcome": "OK" if code == 0 else "FAILED"})
+        except (VaultError, OSError) as exc:
+            # The change stands (its intent is recorded): failing now would only make the user repeat it.
+            print(f"encord-gateway: warning: the outcome was not recorded in the audit log: {exc}", file=sys.stderr)
+    return code
 
 
-# Administration done from the command line is audited like the admin API's; reads are not.
+# Administration done from the command line is audited like the admin API's (intent before the change,
+# outcome after it); reads are not.
 AUDITED_GROUPS = {"vault": "vault_command", "token": "token_command", "caller": "caller_command"}
 READ_ONLY_COMMANDS = frozenset({"list", "show", "status", "list-credentials"})
+CLI_SUBJECT = {"org": "organisation", "name": "name", "caller": "caller", "credential_id": "credential_id",
+               "token_id": "token_id", "identity": "identity", "resource_type": "resource_type",
+               "resource": "resource_hash", "scopes": "scopes"}  # fmt: skip
+"""Arguments that say what a command acts on (argument -> audit field), as the admin API records them."""
 
 
-def _audit_cli_action(args: argparse.Namespace, code: int) -> int:
+def _cli_audit_event(args: argparse.Namespace) -> dict[str, object] | None:
     subcommand_attribute = AUDITED_GROUPS.get(args.command)
     subcommand = getattr(args, subcommand_attribute, None) if subcommand_attribute else None
     if subcommand is None or subcommand in READ_ONLY_COMMANDS:
-        return code
+        return None
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    event: dict[str, object] = {
+        "type": "admin",
+        "caller": f"cli:{user}",
+        "operation": f"cli {args.command} {subcommand}",
+    }
+    for argument, name in CLI_SUBJECT.items():
+        value = getattr(args, argument, None)
+        if isinstance(value, str) and value:
+            event[name] = value
+    return event
+
+
+def _append_cli_audit(args: argparse.Namespace, event: Mapping[str, object]) -> None:
     data_dir = getattr(args, "data_dir", None)
     if data_dir is None and getattr(args, "vault_dir", None) is not None:
         data_dir = args.vault_dir.parent  # --vault-dir is <data dir>/vault
     if data_dir is None:
         data_dir = Settings.from_env().data_dir
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    event = {
-        "type": "admin",
-        "caller": f"cli:{user}",
-        "operation": f"cli {args.command} {subcommand}",
-        "outcome": "OK" if code == 0 else "FAILED",
-    }
-    if getattr(args, "org", None):
-        event["organisation"] = args.org
-    try:
-        with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
-            audit.append(event)
-    except (VaultError, OSError) as exc:
-        print(
-            f"encord-gateway: the action was carried out, but its audit event was not written: {exc}", file=sys.stderr
-        )
-        return code or 1
-    return code
+    with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
+        audit.append(event)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The two races of a shared cache, reproduced with real asyncio tasks ordered by events (no sleeps).
 
 1. The caller whose miss started a coalesced fetch is cancelled, or its deadline is short: the other
-   waiters must still get the answer, each within its own deadline.
+   waiters must still get the answer, each within its own deadline (fetching again if need be).
 2. A write invalidates a method while a read of it is in flight: the read's stale answer must not be
    stored afterwards, and a read that starts after the write must not share the stale fetch.
 """
@@ -24,7 +24,7 @@ def later(seconds: float = 30.0) -> float:
 
 
 class Upstream:
-    """A fetch that blocks until released; records each start, its deadline and whether it was cancelled."""
+    """A fetch that waits until released, or gives up at its deadline as the upstream client does."""
 
     def __init__(self, answer: bytes = b"answer") -> None:
         self.answer = answer
@@ -37,7 +37,10 @@ class Upstream:
         self.deadlines.append(deadline)
         self.started.set()
         try:
-            await self.release.wait()
+            async with asyncio.timeout(deadline - time.monotonic()):
+                await self.release.wait()
+        except TimeoutError:
+            raise GatewayError(grpc.StatusCode.DEADLINE_EXCEEDED, "no answer", reason="UPSTREAM_TIMEOUT") from None
         except asyncio.CancelledError:
             self.cancelled.set()
             raise
@@ -78,33 +81,53 @@ async def test_cancelling_the_leader_does_not_fail_the_waiters() -> None:
 
 async def test_waiters_do_not_inherit_the_leaders_deadline() -> None:
     cache, upstream = MemoryCache(), Upstream()
-    leader = await join(cache, upstream, later(0.05))
-    follower = await join(cache, upstream, later())
+    leader_deadline, follower_deadline = later(0.05), later()
+    leader = await join(cache, upstream, leader_deadline)
+    follower = await join(cache, upstream, follower_deadline)
 
     with pytest.raises(GatewayError) as caught:
-        await leader  # the leader gives up at its own deadline ...
+        await leader  # the shared fetch gives up at the leader's deadline, and so does the leader ...
+    assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
+    while len(upstream.deadlines) < 2:  # ... the follower, with time left, fetches again
+        upstream.started.clear()
+        await upstream.started.wait()
+    upstream.release.set()
+
+    assert await follower == (b"answer", True)
+    assert upstream.deadlines == [leader_deadline, follower_deadline]
+
+
+async def test_a_waiter_gives_up_at_its_own_deadline_while_the_fetch_goes_on() -> None:
+    cache, upstream = MemoryCache(), Upstream()
+    leader = await join(cache, upstream, later())
+    impatient = await join(cache, upstream, later(0.02))
+
+    with pytest.raises(GatewayError) as caught:
+        await impatient
     assert caught.value.code == grpc.StatusCode.DEADLINE_EXCEEDED
     upstream.release.set()
-    assert await follower == (b"answer", False)  # ... the fetch goes on for the follower
-    assert upstream.deadlines[0] > time.monotonic() + 1  # its wire calls were not bound by the leader's deadline
+    assert await leader == (b"answer", True)
 
 
-async def test_the_fetch_stops_when_its_last_waiter_has_gone() -> None:
+async def test_a_fetch_whose_callers_all_went_away_still_stores_its_answer() -> None:
     cache, upstream = MemoryCache(), Upstream()
-    waiters = [await join(cache, upstream, later()) for _ in range(2)]
+    stored = asyncio.Event()
+
+    async def fetch(deadline: float) -> bytes:
+        value = await upstream.fetch(deadline)
+        await cache.put(KEY, value, 60, 0)
+        stored.set()
+        return value
+
+    waiter = asyncio.create_task(cache.coalesce(KEY, 0, fetch, later()))
     await upstream.started.wait()
-    for waiter in waiters:
-        waiter.cancel()
-    await asyncio.gather(*waiters, return_exceptions=True)
-    await upstream.cancelled.wait()
-
-
-async def test_the_fetch_lasts_no_longer_than_the_longest_deadline_among_its_waiters() -> None:
-    cache, upstream = MemoryCache(), Upstream()
-    waiters = [await join(cache, upstream, later(seconds)) for seconds in (0.02, 0.05)]
-    outcomes = await asyncio.gather(*waiters, return_exceptions=True)
-    assert [getattr(o, "code", o) for o in outcomes] == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2
-    await upstream.cancelled.wait()
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    upstream.release.set()
+    await stored.wait()
+    assert await cache.get(KEY) == b"answer"
+    assert not upstream.cancelled.is_set()
 
 
 # ---- 2. invalidation wins ---------------------------------------------------------------------------------

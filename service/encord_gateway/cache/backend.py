@@ -3,8 +3,11 @@
 Two promises every backend keeps, whatever it stores in:
 
 - **A fetch belongs to nobody.** Concurrent identical misses share one upstream fetch (`coalesce`) that
-  runs as a task of its own: a waiter that is cancelled or times out leaves, the others keep waiting, and
-  the fetch lives as long as the longest deadline among its waiters (never longer than a cap).
+  runs as a task of its own, bounded by the deadline of the caller that started it (itself capped by the
+  operation's limit). A waiter that is cancelled or times out leaves, the others keep waiting; a waiter
+  whose deadline is longer than the fetch's does not inherit it: when the fetch runs out of time, that
+  waiter fetches again within its own deadline. A fetch nobody waits for any more still finishes and
+  stores its answer (it is a read, and bounded).
 - **Invalidation wins.** Each (organisation, method) has a generation that every `invalidate` moves on.
   A read notes the generation before it fetches; `put` refuses to store an answer fetched under an older
   generation, and a miss after an invalidation never joins a fetch that started before it. So once a write
@@ -50,6 +53,6 @@ class CacheBackend(Protocol):
     async def coalesce(self, key: CacheKey, generation: int, fetch: Fetch, deadline: float) -> tuple[bytes, bool]:
         """Wait, until `deadline`, for the one fetch of (`key`, `generation`), starting it if none runs.
 
-        Returns (value, whether this call started the fetch). A waiter's cancellation or deadline ends only
-        its own wait; the fetch stops when its last waiter has gone or the longest deadline has passed.
+        Returns (value, whether this call started the fetch that answered). A waiter's cancellation or
+        deadline ends only its own wait.
         """

@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 
@@ -15,20 +15,13 @@ from .backend import CacheKey, Fetch
 
 Scope = tuple[str, str]  # (organisation, method): what one write invalidates
 
-MAX_FETCH_SECONDS = 60.0
-"""How long a coalesced fetch may outlive the deadline of the caller that started it, when later waiters
-have longer deadlines. It bounds the deadline given to the fetch's wire calls; each waiter still gives up
-at its own deadline."""
-
 
 @dataclass
 class _Flight:
     """One upstream fetch shared by every waiter of (key, generation); runs as a task of its own."""
 
     task: asyncio.Task[bytes]
-    deadline: float  # the longest deadline among its waiters (absolute time.monotonic())
-    waiters: int = 0
-    timer: asyncio.TimerHandle | None = field(default=None)
+    deadline: float  # what its wire calls were given: the deadline of the caller that started it
 
 
 def _deadline_exceeded() -> GatewayError:
@@ -46,7 +39,6 @@ class MemoryCache:
         self,
         max_entries: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
-        max_fetch_seconds: float = MAX_FETCH_SECONDS,
     ) -> None:
         self._entries: OrderedDict[CacheKey, tuple[float, bytes]] = OrderedDict()
         self._by_scope: dict[Scope, set[CacheKey]] = {}
@@ -54,7 +46,6 @@ class MemoryCache:
         self._flights: dict[tuple[CacheKey, int], _Flight] = {}
         self._max_entries = max_entries
         self._clock = clock  # entry expiry (tests move it); deadlines are always time.monotonic()
-        self._max_fetch_seconds = max_fetch_seconds
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -103,57 +94,37 @@ class MemoryCache:
     # ---- coalescing -----------------------------------------------------------------------------
 
     async def coalesce(self, key: CacheKey, generation: int, fetch: Fetch, deadline: float) -> tuple[bytes, bool]:
-        flight = self._flights.get((key, generation))
-        started = flight is None
-        if flight is None:
-            flight = self._start(key, generation, fetch, deadline)
-        elif deadline > flight.deadline:
-            flight.deadline = deadline  # the timer notices when it fires
-        flight.waiters += 1
-        try:
-            async with asyncio.timeout_at(_loop_time(deadline)):
-                return await asyncio.shield(flight.task), started
-        except TimeoutError:
-            raise _deadline_exceeded() from None
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if flight.task.cancelled() and (current is None or not current.cancelling()):
-                raise _deadline_exceeded() from None  # the fetch ran out of time, not this waiter
-            raise
-        finally:
-            flight.waiters -= 1
-            if flight.waiters == 0:
-                flight.task.cancel()  # nobody waits any more: stop asking Encord
+        while True:
+            flight = self._flights.get((key, generation))
+            started = flight is None
+            if flight is None:
+                flight = self._start(key, generation, fetch, deadline)
+            try:
+                async with asyncio.timeout_at(_loop_time(deadline)):
+                    return await asyncio.shield(flight.task), started
+            except TimeoutError:
+                raise _deadline_exceeded() from None
+            except GatewayError as error:
+                if error.code != grpc.StatusCode.DEADLINE_EXCEEDED or flight.deadline >= deadline:
+                    raise
+                # The fetch ran out of the time of the caller that started it; this one has more: fetch again.
+                if self._flights.get((key, generation)) is flight:
+                    del self._flights[(key, generation)]
 
     def _start(self, key: CacheKey, generation: int, fetch: Fetch, deadline: float) -> _Flight:
-        upstream_deadline = max(deadline, time.monotonic() + self._max_fetch_seconds)
-        task = asyncio.get_running_loop().create_task(fetch(upstream_deadline), name=f"cache fetch {key.method}")
+        """The fetch runs as a task of its own: no caller's cancellation reaches it; its deadline bounds it."""
+        task = asyncio.get_running_loop().create_task(fetch(deadline), name=f"cache fetch {key.method}")
         flight = _Flight(task, deadline)
         self._flights[(key, generation)] = flight
 
         def finished(done: asyncio.Task[bytes]) -> None:
             if self._flights.get((key, generation)) is flight:
                 del self._flights[(key, generation)]
-            if flight.timer is not None:
-                flight.timer.cancel()
             if not done.cancelled():
                 done.exception()  # retrieved by the waiters; marked so a waiter-less failure is not reported
 
         task.add_done_callback(finished)
-        self._arm(flight)
         return flight
-
-    def _arm(self, flight: _Flight) -> None:
-        """Cancel the fetch once the longest deadline among its waiters has passed."""
-
-        def expire() -> None:
-            if time.monotonic() >= flight.deadline:
-                flight.task.cancel()
-            else:
-                self._arm(flight)  # a later waiter brought a longer deadline
-
-        delay = max(0.0, flight.deadline - time.monotonic())
-        flight.timer = asyncio.get_running_loop().call_later(delay, expire)
 
 
 def _loop_time(deadline: float) -> float:
