@@ -14,7 +14,7 @@ from google.protobuf import json_format, message, timestamp_pb2
 
 from .._generated.encord.gateway.admin.v1 import callers_pb2 as callers
 from .._generated.encord.gateway.admin.v1 import credentials_pb2 as creds
-from ..access.policy import Policy, parse_policy
+from ..access.policy import Policy, check_methods, parse_policy
 from ..access.tokens import CallerInfo, TokenInfo, TokenStore
 from ..edge.chain import AdminCall, AdminHandler
 from ..errors import GatewayError, invalid_argument
@@ -250,12 +250,17 @@ class AdminService:
 
     # --- callers -------------------------------------------------------------------------------
 
+    def _policy(self, message: callers.Policy) -> Policy:
+        policy = policy_from_message(message)
+        check_methods(policy, self._specs)
+        return policy
+
     async def create_caller(self, request: callers.CreateCallerRequest, call: AdminCall) -> callers.Caller:
-        policy = await self._run(policy_from_message, request.policy)
+        policy = await self._run(self._policy, request.policy)
         return caller_message(await self._run(self._tokens.create_caller, request.name, policy))
 
     async def set_caller_policy(self, request: callers.SetCallerPolicyRequest, call: AdminCall) -> callers.Caller:
-        policy = await self._run(policy_from_message, request.policy)
+        policy = await self._run(self._policy, request.policy)
         return caller_message(await self._run(self._tokens.set_policy, request.name, policy))
 
     async def get_caller(self, request: callers.GetCallerRequest, call: AdminCall) -> callers.Caller:

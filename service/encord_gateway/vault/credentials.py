@@ -453,12 +453,14 @@ class Vault:
             pending = _newest(records, STATE_PENDING)
             if pending is not None:
                 raise CredentialStateError(
-                    f"organisation {organisation!r} is already rotating to key {pending.id}; complete or abort that first"
+                    f"organisation {organisation!r} is already rotating to key {pending.id}: a RotateOrganisationKey "
+                    "(or `encord-gateway vault rotate-org-key`) is in progress; retry once it has finished"
                 )
             current = _newest(records, STATE_ACTIVE)
             if current is None:
                 raise CredentialNotFoundError(
-                    f"organisation {organisation!r} has no active key to rotate; register one with add_org_key"
+                    f"organisation {organisation!r} has no active key to rotate; register one with RegisterOrganisationKey "
+                    f"(POST /admin/v1/organisations/{organisation}/keys) or `encord-gateway vault add-org-key`"
                 )
             if current.metadata.get("public_key_hex") == public.public_key_hex:
                 raise CredentialExistsError(f"the new key of {organisation!r} is the key it already uses")
@@ -779,8 +781,9 @@ class Vault:
             if current is not None:
                 raise CredentialExistsError(
                     f"organisation {organisation!r} already has an active key "
-                    f"({current.metadata.get('fingerprint')}); replacing it is key rotation "
-                    "(begin_org_key_rotation, then complete_org_key_rotation)"
+                    f"({current.metadata.get('fingerprint')}); replace it by key rotation: RotateOrganisationKey "
+                    f"(POST /admin/v1/organisations/{organisation}/keys:rotate) or "
+                    f"`encord-gateway vault rotate-org-key --org {organisation} --key-file FILE`"
                 )
             return _info(self._insert_org_key(organisation, key, STATE_ACTIVE))
 
