@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import getpass
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -40,13 +43,15 @@ DEMO_CALLER_POLICY = {"grants": [{"organisation": DEMO_ORGANISATION, "resources"
 DEMO_ADMIN_POLICY = {"grants": [{"organisation": "*", "resources": ["*"], "rights": ["admin"]}]}
 
 
-async def _wait_for_signal() -> None:
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM; installed before the banner, so a signal right after it stops cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -114,28 +119,70 @@ def _banner(endpoints: Endpoints, sandbox_url: str, token: str, admin_token: str
 
 
 async def run_demo(settings: Settings) -> None:
-    """`make run`: sandbox + gateway in one process, a demo organisation, its key, and a caller token."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """`make run`: sandbox + gateway in one process, a demo organisation, its key, and a caller token.
+
+    Every listener is bound before anything changes: a run that cannot start (a port is taken) leaves the
+    demo key, callers and tokens exactly as they were.
+    """
     vault, tokens, audit, audit_config = _open_state(settings)
-    sandbox_runner, sandbox_url = await _start_sandbox(settings)
+    sandbox_runner: web.AppRunner | None = None
     gateway = None
     try:
+        sandbox_runner, sandbox_url = await _start_sandbox(settings)
+        gateway = Gateway(settings, sandbox_url, vault, tokens, audit, audit_config.path)
+        endpoints = await gateway.start()
+        # Listening now: only from here on may the demo state change.
         if DEMO_ORGANISATION not in vault.organisations():
             vault.generate_org_key(DEMO_ORGANISATION)
+            gateway.resolver.forget(DEMO_ORGANISATION)
         info = next(k for k in vault.list_org_keys() if k.organisation == DEMO_ORGANISATION)
         await _register_with_sandbox(sandbox_url, info.public_key_hex)
         token = _demo_caller(tokens, DEMO_CALLER, DEMO_CALLER_POLICY, settings.demo_token)
         admin_token = _demo_caller(tokens, DEMO_ADMIN, DEMO_ADMIN_POLICY, settings.demo_admin_token)
-        gateway = Gateway(settings, sandbox_url, vault, tokens, audit, audit_config.path)
-        endpoints = await gateway.start()
-        print(_banner(endpoints, sandbox_url, token, admin_token), flush=True)
-        await _wait_for_signal()
+        with _stop_signals() as stop:
+            print(_banner(endpoints, sandbox_url, token, admin_token), flush=True)
+            await stop.wait()
         print("stopping...", flush=True)
     finally:
         if gateway is not None:
             await gateway.stop()
-        await sandbox_runner.cleanup()
+        if sandbox_runner is not None:
+            await sandbox_runner.cleanup()
         _close_state(vault, tokens, audit)
+
+
+class DataDirectoryInUse(Exception):
+    """Another `run` or `serve` holds the data directory."""
+
+
+LOCK_FILE = "gateway.lock"
+
+
+@contextlib.contextmanager
+def data_directory_lock(data_dir: Path) -> Iterator[None]:
+    """Hold `<data dir>/gateway.lock` while a gateway runs, so that a second `run`/`serve` fails fast.
+
+    An advisory lock (flock) on an open file: the kernel drops it when the process ends, however it ends,
+    so a killed gateway never leaves a stale lock behind.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise DataDirectoryInUse(
+                f"another gateway (pid {holder}) is already running on the data directory {data_dir}; "
+                "stop it first, or give this one another directory (--data-dir or ENCORD_GATEWAY_DATA_DIR). "
+                "Nothing was changed."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _open_state(settings: Settings) -> tuple[Vault, TokenStore, AuditLog, AuditConfig]:
@@ -179,18 +226,10 @@ async def serve(settings: Settings) -> None:
     gateway = Gateway(settings, settings.upstream, vault, tokens, audit, audit_config.path)
     try:
         endpoints = await gateway.start()
-        print(
-            json.dumps(
-                {
-                    "grpc": endpoints.grpc,
-                    "rest": endpoints.rest,
-                    "metrics": endpoints.metrics,
-                    "upstream": settings.upstream,
-                }
-            ),
-            flush=True,
-        )
-        await _wait_for_signal()
+        listening = {"grpc": endpoints.grpc, "rest": endpoints.rest, "metrics": endpoints.metrics}
+        with _stop_signals() as stop:
+            print(json.dumps({**listening, "upstream": settings.upstream}), flush=True)
+            await stop.wait()
     finally:
         await gateway.stop()
         _close_state(vault, tokens, audit)
@@ -288,7 +327,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _apply_flags(Settings.from_env(), args)
         settings.check()
         try:
-            asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
+            with data_directory_lock(settings.data_dir):
+                asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
+        except DataDirectoryInUse as exc:
+            print(f"encord-gateway: cannot start: {exc}", file=sys.stderr)
+            return 2
         except (VaultError, AccessError) as exc:
             print(f"encord-gateway: {exc}", file=sys.stderr)
             return 2
