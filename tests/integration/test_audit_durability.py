@@ -93,11 +93,13 @@ def test_every_committed_admin_write_has_its_audit_entry_after_sigkills(
                 break
     audit_file = stopped.data_dir / "audit" / "audit.log"
     salt = load_salt(audit_file)
-    audited = {
-        line.entry["event"].get("name")
+    creations = [
+        line.entry["event"]
         for line in read_recent(audit_file, 100_000)
         if line.entry is not None and line.entry["event"].get("operation", "").endswith("CreateCaller")
-    }
+    ]
+    audited = {event.get("name") for event in creations}
+    assert {event.get("phase") for event in creations} == {"intent", None}  # readable, like type and outcome
     assert len(committed) >= KILLS * ACKNOWLEDGED_PER_ROUND
     missing = [name for name in committed if hash_identifier(salt, name) not in audited]
     assert not missing, f"{len(missing)} of {len(committed)} committed callers have no audit entry: {missing}"
