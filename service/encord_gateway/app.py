@@ -13,7 +13,7 @@ from aiohttp import web
 from .access.limits import CallerLimiter
 from .access.tokens import TokenStore
 from .admin.handlers import AdminService
-from .cache.memory import ResponseCache
+from .cache.memory import MemoryCache
 from .config import Settings
 from .edge import grpc_server, rest, tls
 from .edge.chain import AuditSink, CallChain
@@ -57,7 +57,7 @@ class Gateway:
         self.upstream = UpstreamClient(
             upstream_url, self.metrics, max_response_bytes=settings.upstream_max_response_bytes
         )
-        self.cache = ResponseCache(settings.cache_max_entries)
+        self.cache = MemoryCache(settings.cache_max_entries)
         self.resolver = CredentialResolver(vault)
         self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver))
         self.engine.check_steps(self.specs)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
 import getpass
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -40,13 +43,15 @@ DEMO_CALLER_POLICY = {"grants": [{"organisation": DEMO_ORGANISATION, "resources"
 DEMO_ADMIN_POLICY = {"grants": [{"organisation": "*", "resources": ["*"], "rights": ["admin"]}]}
 
 
-async def _wait_for_signal() -> None:
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """An event set by SIGINT or SIGTERM; installed before the banner, so a signal right after it stops cleanly."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
+        yield stop
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -114,28 +119,70 @@ def _banner(endpoints: Endpoints, sandbox_url: str, token: str, admin_token: str
 
 
 async def run_demo(settings: Settings) -> None:
-    """`make run`: sandbox + gateway in one process, a demo organisation, its key, and a caller token."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """`make run`: sandbox + gateway in one process, a demo organisation, its key, and a caller token.
+
+    Every listener is bound before anything changes: a run that cannot start (a port is taken) leaves the
+    demo key, callers and tokens exactly as they were.
+    """
     vault, tokens, audit, audit_config = _open_state(settings)
-    sandbox_runner, sandbox_url = await _start_sandbox(settings)
+    sandbox_runner: web.AppRunner | None = None
     gateway = None
     try:
+        sandbox_runner, sandbox_url = await _start_sandbox(settings)
+        gateway = Gateway(settings, sandbox_url, vault, tokens, audit, audit_config.path)
+        endpoints = await gateway.start()
+        # Listening now: only from here on may the demo state change.
         if DEMO_ORGANISATION not in vault.organisations():
             vault.generate_org_key(DEMO_ORGANISATION)
+            gateway.resolver.forget(DEMO_ORGANISATION)
         info = next(k for k in vault.list_org_keys() if k.organisation == DEMO_ORGANISATION)
         await _register_with_sandbox(sandbox_url, info.public_key_hex)
         token = _demo_caller(tokens, DEMO_CALLER, DEMO_CALLER_POLICY, settings.demo_token)
         admin_token = _demo_caller(tokens, DEMO_ADMIN, DEMO_ADMIN_POLICY, settings.demo_admin_token)
-        gateway = Gateway(settings, sandbox_url, vault, tokens, audit, audit_config.path)
-        endpoints = await gateway.start()
-        print(_banner(endpoints, sandbox_url, token, admin_token), flush=True)
-        await _wait_for_signal()
+        with _stop_signals() as stop:
+            print(_banner(endpoints, sandbox_url, token, admin_token), flush=True)
+            await stop.wait()
         print("stopping...", flush=True)
     finally:
         if gateway is not None:
             await gateway.stop()
-        await sandbox_runner.cleanup()
+        if sandbox_runner is not None:
+            await sandbox_runner.cleanup()
         _close_state(vault, tokens, audit)
+
+
+class DataDirectoryInUse(Exception):
+    """Another `run` or `serve` holds the data directory."""
+
+
+LOCK_FILE = "gateway.lock"
+
+
+@contextlib.contextmanager
+def data_directory_lock(data_dir: Path) -> Iterator[None]:
+    """Hold `<data dir>/gateway.lock` while a gateway runs, so that a second `run`/`serve` fails fast.
+
+    An advisory lock (flock) on an open file: the kernel drops it when the process ends, however it ends,
+    so a killed gateway never leaves a stale lock behind.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = data_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            raise DataDirectoryInUse(
+                f"another gateway (pid {holder}) is already running on the data directory {data_dir}; "
+                "stop it first, or give this one another directory (--data-dir or ENCORD_GATEWAY_DATA_DIR). "
+                "Nothing was changed."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def _open_state(settings: Settings) -> tuple[Vault, TokenStore, AuditLog, AuditConfig]:
@@ -179,18 +226,10 @@ async def serve(settings: Settings) -> None:
     gateway = Gateway(settings, settings.upstream, vault, tokens, audit, audit_config.path)
     try:
         endpoints = await gateway.start()
-        print(
-            json.dumps(
-                {
-                    "grpc": endpoints.grpc,
-                    "rest": endpoints.rest,
-                    "metrics": endpoints.metrics,
-                    "upstream": settings.upstream,
-                }
-            ),
-            flush=True,
-        )
-        await _wait_for_signal()
+        listening = {"grpc": endpoints.grpc, "rest": endpoints.rest, "metrics": endpoints.metrics}
+        with _stop_signals() as stop:
+            print(json.dumps({**listening, "upstream": settings.upstream}), flush=True)
+            await stop.wait()
     finally:
         await gateway.stop()
         _close_state(vault, tokens, audit)
@@ -288,7 +327,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _apply_flags(Settings.from_env(), args)
         settings.check()
         try:
-            asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
+            with data_directory_lock(settings.data_dir):
+                asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
+        except DataDirectoryInUse as exc:
+            print(f"encord-gateway: cannot start: {exc}", file=sys.stderr)
+            return 2
         except (VaultError, AccessError) as exc:
             print(f"encord-gateway: {exc}", file=sys.stderr)
             return 2
@@ -300,46 +343,64 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         build_parser().print_help()
         return 2
+    audited = _cli_audit_event(args)
+    if audited is not None:
+        try:
+            _append_cli_audit(args, {**audited, "phase": "intent"})
+        except (VaultError, OSError) as exc:
+            print(
+                f"encord-gateway: refused, nothing was changed: the audit log cannot be written: {exc}", file=sys.stderr
+            )
+            return 2
     code = int(handler(args))
-    return _audit_cli_action(args, code)
+    if audited is not None:
+        try:
+            _append_cli_audit(args, {**audited, "outcome": "OK" if code == 0 else "FAILED"})
+        except (VaultError, OSError) as exc:
+            # The change stands (its intent is recorded): failing now would only make the user repeat it.
+            print(f"encord-gateway: warning: the outcome was not recorded in the audit log: {exc}", file=sys.stderr)
+    return code
 
 
-# Administration done from the command line is audited like the admin API's; reads are not.
+# Administration done from the command line is audited like the admin API's (intent before the change,
+# outcome after it); reads are not.
 AUDITED_GROUPS = {"vault": "vault_command", "token": "token_command", "caller": "caller_command"}
 READ_ONLY_COMMANDS = frozenset({"list", "show", "status", "list-credentials"})
+CLI_SUBJECT = {"org": "organisation", "name": "name", "caller": "caller", "credential_id": "credential_id",
+               "token_id": "token_id", "identity": "identity", "resource_type": "resource_type",
+               "resource": "resource_hash", "scopes": "scopes"}  # fmt: skip
+"""Arguments that say what a command acts on (argument -> audit field), as the admin API records them."""
 
 
-def _audit_cli_action(args: argparse.Namespace, code: int) -> int:
+def _cli_audit_event(args: argparse.Namespace) -> dict[str, object] | None:
     subcommand_attribute = AUDITED_GROUPS.get(args.command)
     subcommand = getattr(args, subcommand_attribute, None) if subcommand_attribute else None
     if subcommand is None or subcommand in READ_ONLY_COMMANDS:
-        return code
+        return None
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    event: dict[str, object] = {
+        "type": "admin",
+        "caller": f"cli:{user}",
+        "operation": f"cli {args.command} {subcommand}",
+    }
+    for argument, name in CLI_SUBJECT.items():
+        value = getattr(args, argument, None)
+        if isinstance(value, str) and value:
+            event[name] = value
+    return event
+
+
+def _append_cli_audit(args: argparse.Namespace, event: Mapping[str, object]) -> None:
     data_dir = getattr(args, "data_dir", None)
     if data_dir is None and getattr(args, "vault_dir", None) is not None:
         data_dir = args.vault_dir.parent  # --vault-dir is <data dir>/vault
     if data_dir is None:
         data_dir = Settings.from_env().data_dir
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    event = {
-        "type": "admin",
-        "caller": f"cli:{user}",
-        "operation": f"cli {args.command} {subcommand}",
-        "outcome": "OK" if code == 0 else "FAILED",
-    }
-    if getattr(args, "org", None):
-        event["organisation"] = args.org
-    try:
-        with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
-            audit.append(event)
-    except (VaultError, OSError) as exc:
-        print(
-            f"encord-gateway: the action was carried out, but its audit event was not written: {exc}", file=sys.stderr
-        )
-        return code or 1
-    return code
+    with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
+        audit.append(event)
 
 
 if __name__ == "__main__":

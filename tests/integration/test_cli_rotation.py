@@ -77,6 +77,8 @@ def test_audit_list_shows_the_most_recent_cli_administration(tmp_path: Path) -> 
     listed = cli("audit", "list", "--limit", "2", data_dir=data_dir)
     assert listed.returncode == 0, listed.stderr
     events = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert [event["seq"] for event in events] == [2, 3]
+    # Each command records its intent before it acts and its outcome after: the last one's two entries.
+    assert [event["seq"] for event in events] == [5, 6]
+    assert [event["event"].get("phase") or event["event"]["outcome"] for event in events] == ["intent", "OK"]
     assert {event["event"]["operation"] for event in events} == {"cli token issue"}
     assert cli("audit", "verify", data_dir=data_dir).returncode == 0

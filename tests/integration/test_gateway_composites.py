@@ -250,5 +250,5 @@ def test_a_legacy_ontology_is_created_and_read_back_through_the_legacy_calls(
     )
     assert (read.title, read.description) == (title, "old style")
     assert as_dict(read.structure)["objects"] == [CAR]
-    assert read.HasField("user_role") and read.user_role == 0  # the creator administers it
+    assert read.user_role == ontologies_pb2.ONTOLOGY_USER_ROLE_ADMIN  # the creator administers it
     assert get_ontology(stubs, gateway, created.ontology_hash).title == title

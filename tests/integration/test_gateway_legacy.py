@@ -65,14 +65,13 @@ LISTINGS = {
     ),
     "ontologies": LegacyListing(
         _ontology,
-        # The outer user_role has no presence (admin is 0); the record's own optional one tells "admin" from "unknown".
         lambda stubs, gw, flt: [
-            (o.ontology.title, o.ontology.user_role if o.ontology.HasField("user_role") else None)
+            (o.ontology.title, o.user_role)
             for o in stubs.ontologies.ListOntologiesWithRoles(
                 ontologies_pb2.ListOntologiesWithRolesRequest(filter=flt), metadata=gw.auth_metadata
             ).ontologies
         ],
-        0,  # admin
+        ontologies_pb2.ONTOLOGY_USER_ROLE_ADMIN,
     ),
 }
 

@@ -161,7 +161,11 @@ def test_create_dataset_echoes_and_get_and_list_return_it(
     assert fetched.dataset_hash == created.dataset_hash
     assert fetched.title == title
     assert fetched.description == "street scenes"
-    assert fetched.dataset_type == "CORD_STORAGE"
+    # GetDataset (v1, `dataset_type: "CORD_STORAGE"`) and ListDatasets (v2, `storageLocation: 0`) fill the same field.
+    assert fetched.storage_location == common_pb2.STORAGE_LOCATION_CORD_STORAGE
+    (listed,) = stubs.datasets.ListDatasets(datasets_pb2.ListDatasetsRequest(title_eq=title), metadata=md).datasets
+    assert listed.storage_location == fetched.storage_location
+    assert listed.user_role == datasets_pb2.DATASET_USER_ROLE_ADMIN  # v2 answers "admin"
 
     def hashes(**filters: object) -> list[str]:
         listed = stubs.datasets.ListDatasets(datasets_pb2.ListDatasetsRequest(**filters), metadata=md)

@@ -91,7 +91,7 @@ def test_get_project_line_shows_its_row_wire_call_access_cache_and_route() -> No
     assert columns(line) == [
         GET_PROJECT,
         "P-01",
-        "v1 project GET /public",
+        "record: v1 project GET /public; dto: v2 GET projects/{project_hash}",
         "read",
         "60s",
         "GET /v1/projects/{project_hash}",
@@ -110,7 +110,7 @@ def test_json_lists_the_same_operations() -> None:
     assert by_name[GET_PROJECT] == {
         "rpc": GET_PROJECT,
         "catalogue_ids": ["P-01"],
-        "wire_calls": ["v1 project GET /public"],
+        "wire_calls": ["record: v1 project GET /public", "dto: v2 GET projects/{project_hash}"],
         "access": "read",
         "cache_ttl_seconds": 60,
         "http_rule": "GET /v1/projects/{project_hash}",

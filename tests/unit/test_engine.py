@@ -27,7 +27,7 @@ import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from declared import declare, field, message, op, rpc, rpc_full_name
-from encord_gateway.cache.memory import ResponseCache
+from encord_gateway.cache.memory import MemoryCache
 from encord_gateway.errors import GatewayError
 from encord_gateway.operations import engine as engine_module
 from encord_gateway.operations import paging
@@ -312,7 +312,7 @@ async def engine(encord: Encord) -> AsyncIterator[Engine]:
     client = UpstreamClient(encord.url, Metrics())
     await client.start()
     resolver = CredentialResolver(Vault(encord.signer))
-    yield Engine(client, resolver, ResponseCache(), Metrics())
+    yield Engine(client, resolver, MemoryCache(), Metrics())
     await client.close()
 
 

@@ -17,7 +17,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 @pytest.mark.parametrize(
     ("rpc", "expected"),
     [
-        ("ProjectService.GetProject", "v1 project GET /public"),
+        ("ProjectService.ListProjects", "v2 GET projects"),
         ("ProjectService.CreateProject", "v1 project POST /public/user"),
         ("ProjectService.CreateProjectApiKey", "v1 projectapikey POST /public/user"),
         ("DatasetService.GetDataset", "v1 dataset GET /public"),
@@ -27,6 +27,13 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 )
 def test_wire_call_of_known_rpcs(rpc: str, expected: str) -> None:
     assert overview.wire_calls(SPECS[f"{PUBLIC_PACKAGE}.{rpc}"]) == (expected,)
+
+
+def test_wire_calls_of_a_composite_name_their_steps() -> None:
+    assert overview.wire_calls(SPECS[f"{PUBLIC_PACKAGE}.ProjectService.GetProject"]) == (
+        "record: v1 project GET /public",
+        "dto: v2 GET projects/{project_hash}",
+    )
 
 
 def test_the_v1_endpoint_shown_is_the_one_a_real_request_goes_to() -> None:

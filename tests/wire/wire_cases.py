@@ -307,12 +307,13 @@ PROJECT_CASES = [
         request=lambda given: projects_pb2.CreateProjectRequest(title=AWKWARD_TEXT, description=AWKWARD_TEXT),
     ),
     WireCase(
-        # Project.get_project() sends include_labels_metadata=true; the RPC defaults to false.
-        name="GetProject as Project.get_project()",
+        # Project.get_project() sends include_labels_metadata=true; the RPC defaults to false. GetProject
+        # then reads the fields a listing has (v2), as the SDK's get_project_v2() does.
+        name="GetProject as Project.get_project() and get_project_v2()",
         rpc="ProjectService.GetProject",
         proves=("P-01",),
         setup=lambda sides: {"project": sides.sdk.get_project(with_project(sides)["project"])},
-        sdk=lambda sides, given: given["project"].get_project(),
+        sdk=lambda sides, given: (given["project"].get_project(), given["project"]._client.get_project_v2()),
         request=lambda given: projects_pb2.GetProjectRequest(
             project_hash=given["project"].project_hash, include_labels_metadata=True
         ),

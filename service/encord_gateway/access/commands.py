@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from encord_gateway.access.policy import Policy, parse_policy
+from encord_gateway.access.policy import Policy, check_methods, parse_policy
 from encord_gateway.access.tokens import CallerInfo, TokenInfo, TokenStore
+from encord_gateway.operations.catalog import load_catalog
 from encord_gateway.vault.commands import DATA_DIR_ENV, DEFAULT_DATA_DIR, Subparsers, data_dir, fail, run
 from encord_gateway.vault.errors import VaultError
 
@@ -129,7 +130,9 @@ def _read_policy(source: str) -> Policy:
             text = handle.read(MAX_POLICY_BYTES + 1)
     if len(text) > MAX_POLICY_BYTES:
         raise ValueError(f"policy file is larger than {MAX_POLICY_BYTES} bytes")
-    return parse_policy(text)
+    policy = parse_policy(text)
+    check_methods(policy, load_catalog())
+    return policy
 
 
 def _time(moment: datetime | None) -> str | None:

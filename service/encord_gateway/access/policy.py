@@ -9,7 +9,9 @@ A call is allowed when one grant covers its organisation, its resource and its r
 
 from __future__ import annotations
 
+import difflib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -185,3 +187,23 @@ def parse_policy(document: Any) -> Policy:
         max_concurrent=_positive(raw_limits.get("max_concurrent"), "limits.max_concurrent", int),
     )
     return Policy(tuple(grants), limits)
+
+
+def check_methods(policy: Policy, methods: Iterable[str]) -> None:
+    """Refuse a right naming a method the gateway does not have: it would be accepted and grant nothing.
+
+    `methods` are the fully qualified RPC names of the catalog; a right may name one fully or by its short
+    form (`ProjectService.GetProject`).
+    """
+    full = list(methods)
+    known = set(full) | {short_method_name(name) for name in full}
+    for index, grant in enumerate(policy.grants):
+        for right in sorted(grant.rights - RIGHT_CLASSES):
+            if right in known:
+                continue
+            close = difflib.get_close_matches(right, sorted(short_method_name(name) for name in full), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise PolicyError(
+                f"grants[{index}].rights: {right!r} is not a method of the gateway's API{hint}; "
+                "`encord-gateway operations` lists them"
+            )

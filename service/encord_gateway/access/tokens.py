@@ -352,7 +352,10 @@ class TokenStore:
         now = _to_text(self._now())
         with self._lock, transaction(self._conn) as conn:
             if conn.execute("SELECT 1 FROM callers WHERE name = ?", (name,)).fetchone() is not None:
-                raise AlreadyExistsError(f"caller {name!r} already exists; change its policy with set-policy")
+                raise AlreadyExistsError(
+                    f"caller {name!r} already exists; change its policy with SetCallerPolicy "
+                    f"(PUT /admin/v1/callers/{name}/policy) or `encord-gateway caller set-policy --name {name}`"
+                )
             conn.execute(f"INSERT INTO callers ({_CALLER_COLUMNS}) VALUES (?, ?, ?, ?)", (name, text, now, now))
             info = self._caller_info(conn, name)
         assert info is not None

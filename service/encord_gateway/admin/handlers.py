@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +14,14 @@ from google.protobuf import json_format, message, timestamp_pb2
 
 from .._generated.encord.gateway.admin.v1 import callers_pb2 as callers
 from .._generated.encord.gateway.admin.v1 import credentials_pb2 as creds
-from ..access.policy import Policy, parse_policy
+from ..access.policy import Policy, check_methods, parse_policy
 from ..access.tokens import CallerInfo, TokenInfo, TokenStore
 from ..edge.chain import AdminCall, AdminHandler
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
 from ..upstream.client import UpstreamClient
 from ..upstream.credentials import CredentialResolver
+from ..vault import audit
 from ..vault.credentials import CredentialInfo, Vault, VaultStatus
 from .errors import as_gateway_error
 from .rotation import rotate_org_key
@@ -66,6 +65,21 @@ def vault_status_message(status: VaultStatus) -> creds.VaultStatus:
         encryptions_under_active_term=status.encryptions_under_active_term,
         rotate_after_encryptions=status.rotate_after,
     )
+
+
+def _audit_event(line: audit.AuditLine) -> creds.AuditEvent:
+    if line.entry is None:
+        return creds.AuditEvent(line=line.number, damage=line.damage)
+    entry = line.entry
+    event = creds.AuditEvent(
+        seq=entry["seq"],
+        time=str(entry.get("time", "")),
+        prev=str(entry.get("prev", "")),
+        hash=str(entry.get("hash", "")),
+        line=line.number,
+    )
+    event.event.update(entry["event"])
+    return event
 
 
 def policy_message(policy: Policy) -> callers.Policy:
@@ -228,26 +242,25 @@ class AdminService:
         limit = request.page_size or 100
         if not 1 <= limit <= MAX_AUDIT_EVENTS:
             raise invalid_argument([("page_size", f"must be between 1 and {MAX_AUDIT_EVENTS}")])
-        lines = await self._run(self._tail_audit, limit)
-        response = creds.ListAuditEventsResponse()
-        for line in lines:
-            response.events.add().update(json.loads(line))
-        return response
+        lines = await self._run(self._recent_audit, limit)
+        return creds.ListAuditEventsResponse(events=[_audit_event(line) for line in lines])
 
-    def _tail_audit(self, limit: int) -> list[str]:
-        if self._audit_path is None or not self._audit_path.exists():
-            return []
-        with self._audit_path.open("r", encoding="utf-8") as lines:
-            return [line for line in deque(lines, maxlen=limit) if line.strip()]
+    def _recent_audit(self, limit: int) -> list[audit.AuditLine]:
+        return [] if self._audit_path is None else audit.read_recent(self._audit_path, limit)
 
     # --- callers -------------------------------------------------------------------------------
 
+    def _policy(self, message: callers.Policy) -> Policy:
+        policy = policy_from_message(message)
+        check_methods(policy, self._specs)
+        return policy
+
     async def create_caller(self, request: callers.CreateCallerRequest, call: AdminCall) -> callers.Caller:
-        policy = await self._run(policy_from_message, request.policy)
+        policy = await self._run(self._policy, request.policy)
         return caller_message(await self._run(self._tokens.create_caller, request.name, policy))
 
     async def set_caller_policy(self, request: callers.SetCallerPolicyRequest, call: AdminCall) -> callers.Caller:
-        policy = await self._run(policy_from_message, request.policy)
+        policy = await self._run(self._policy, request.policy)
         return caller_message(await self._run(self._tokens.set_policy, request.name, policy))
 
     async def get_caller(self, request: callers.GetCallerRequest, call: AdminCall) -> callers.Caller:

@@ -231,6 +231,7 @@ class CallChain:
             deadline = self._deadline(spec, time_remaining)
             organisation = await self._authorize(spec, request, caller, metadata)
             with self._admitted(caller):
+                await self._record_intent(spec, caller.name, organisation)
                 context = CallContext(caller.name, organisation, deadline)
                 async for item in self._engine.stream(spec, request, context):
                     yield item
@@ -249,6 +250,7 @@ class CallChain:
             return await self._admin(spec, request, caller)
         organisation = await self._authorize(spec, request, caller, metadata)
         with self._admitted(caller):
+            await self._record_intent(spec, caller.name, organisation)
             return await self._engine.execute(spec, request, CallContext(caller.name, organisation, deadline))
 
     async def _admin(self, spec: OperationSpec, request: message.Message, caller: CallerIdentity) -> Outcome:
@@ -261,12 +263,17 @@ class CallChain:
         handler = self._admin_handlers[spec.full_name]
         if organisation:
             event["organisation"] = organisation
+        event.update(_subject(request))
+        if not spec.is_read:
+            # Durable before the change is made: a change without its audit entry cannot happen, even when
+            # the process is killed right after committing it.
+            await self._record({**event, "phase": "intent"})
         try:
             response = await handler(request, AdminCall(caller.name, organisation, spec.full_name))
         except GatewayError as error:
-            await self._record({**event, "outcome": error.code.name})
+            await self._record({**event, "outcome": error.code.name}, after_effect=not spec.is_read)
             raise
-        await self._record({**event, "outcome": "OK"})
+        await self._record({**event, "outcome": "OK"}, after_effect=not spec.is_read)
         return Outcome(response, None)
 
     async def credential_used(
@@ -278,14 +285,47 @@ class CallChain:
             "type": "credential_use", "caller": ctx.caller, "organisation": ctx.organisation,
             "operation": spec.full_name, "credential": credential.credential_id, "kind": credential.kind,
             "outcome": outcome,
-        })  # fmt: skip
+        }, after_effect=not spec.is_read)  # fmt: skip
 
-    async def _record(self, event: Mapping[str, Any]) -> None:
+    async def _record_intent(self, spec: OperationSpec, caller: str, organisation: str) -> None:
+        """A write's intent, recorded before it can reach Encord (a read has no effect to announce)."""
+        if not spec.is_read:
+            await self._record({"type": "call", "phase": "intent", "caller": caller,
+                                "organisation": organisation, "operation": spec.full_name})  # fmt: skip
+
+    async def _record(self, event: Mapping[str, Any], *, after_effect: bool = False) -> None:
+        """Append an audit event.
+
+        Before anything was changed, a failed append refuses the call (UNAVAILABLE, nothing done, safe to
+        retry). After a change was made (a write's outcome) it must not: answering UNAVAILABLE for a write
+        that happened makes callers retry and do it twice. Such a failure is logged and counted instead.
+        """
         if self._audit is None:
             return
         try:
             await self._audit.append_async(event)
         except AuditError as exc:
+            stage = "outcome" if after_effect else "intent"
+            self._metrics.audit_failures.labels(stage).inc()
+            if after_effect:
+                log.error("audit event for %s not recorded after it was carried out: %s", event.get("operation"), exc)
+                return
             raise GatewayError(
                 grpc.StatusCode.UNAVAILABLE, "the audit log cannot be written; call refused", reason="AUDIT_UNAVAILABLE"
             ) from exc
+
+
+SUBJECT_FIELDS = ("organisation", "name", "caller", "credential_id", "token_id", "identity", "resource_type",
+                  "resource_hash", "scopes")  # fmt: skip
+"""Request fields that say what an admin call acts on: recorded (HMAC'd) with it. Never a secret field."""
+
+
+def _subject(request: message.Message) -> dict[str, Any]:
+    fields = request.DESCRIPTOR.fields_by_name
+    subject: dict[str, Any] = {}
+    for name in SUBJECT_FIELDS:
+        if name in fields:
+            value = getattr(request, name)
+            if value:
+                subject[name] = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else value
+    return subject

@@ -12,13 +12,13 @@ import asyncio
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import message
 
-from ..cache.memory import CacheKey, ResponseCache
+from ..cache.backend import CacheBackend, CacheKey
 from ..errors import GatewayError, invalid_argument
 from ..telemetry.metrics import Metrics
 from ..upstream.calls import WireCall
@@ -76,7 +76,7 @@ class Engine:
         self,
         upstream: UpstreamClient,
         credentials: CredentialResolver,
-        cache: ResponseCache,
+        cache: CacheBackend,
         metrics: Metrics,
         steps: Mapping[str, ResultStep] | None = None,
     ) -> None:
@@ -97,26 +97,30 @@ class Engine:
         credential = self._credentials.resolve(ctx.organisation, spec, request)
         if spec.cache_ttl <= 0:
             response = await self._observed(spec, ctx, credential, self._unary(spec, request, ctx, credential))
-            self._invalidate(spec, ctx)
+            await self._invalidate(spec, ctx)
             return Outcome(response, None)
 
         key = CacheKey(
             ctx.organisation, spec.full_name, credential.credential_id, request.SerializeToString(deterministic=True)
         )
-        cached = self._cache.get(key)
+        cached = await self._cache.get(key)
         counter = self._metrics.cache_requests
         if cached is not None:
             counter.labels(spec.service, spec.method, "hit").inc()
             return Outcome(spec.response_class.FromString(cached), "hit")
         counter.labels(spec.service, spec.method, "miss").inc()
+        # Noted before fetching: a write that invalidates this method meanwhile makes `put` refuse the answer.
+        generation = await self._cache.generation(ctx.organisation, spec.full_name)
 
-        async def fetch() -> bytes:
-            response = await self._observed(spec, ctx, credential, self._unary(spec, request, ctx, credential))
-            return response.SerializeToString()
+        async def fetch(deadline: float) -> bytes:
+            # Runs detached from this caller (see cache.backend): the deadline is the flight's, not ours.
+            flight = replace(ctx, deadline=deadline)
+            response = await self._observed(spec, flight, credential, self._unary(spec, request, flight, credential))
+            value = response.SerializeToString()
+            await self._cache.put(key, value, spec.cache_ttl, generation)
+            return value
 
-        value, fetched = await self._cache.coalesce(key, fetch)
-        if fetched:
-            self._cache.put(key, value, spec.cache_ttl)
+        value, _ = await self._cache.coalesce(key, generation, fetch, ctx.deadline)
         return Outcome(spec.response_class.FromString(value), "miss")
 
     async def _unary(
@@ -171,7 +175,7 @@ class Engine:
             raise
         finally:
             await self._observe(ctx, spec, credential, outcome)
-        self._invalidate(spec, ctx)
+        await self._invalidate(spec, ctx)
 
     # ---- plans ----------------------------------------------------------------------------------
 
@@ -381,10 +385,10 @@ class Engine:
         if self.observer is not None:
             await self.observer(ctx, spec, credential, outcome)
 
-    def _invalidate(self, spec: OperationSpec, ctx: CallContext) -> None:
+    async def _invalidate(self, spec: OperationSpec, ctx: CallContext) -> None:
         for target in spec.invalidates:
             service, _, method = target.rpartition(".")
-            dropped = self._cache.invalidate(ctx.organisation, target)
+            dropped = await self._cache.invalidate(ctx.organisation, target)
             if dropped:
                 self._metrics.cache_invalidations.labels(service, method).inc(dropped)
 

@@ -612,6 +612,7 @@ class CallPlan:
         scope = scope or self.scope(request)
         scope.results[LAST] = result
         if self.result_fields:
+            _check_members_of_objects(self.result_fields, scope)
             data = build_object(self.result_fields, scope, camel=False, keep_nulls=False)
             response = decode_value(response_class, data)
         else:
@@ -624,6 +625,18 @@ class CallPlan:
             response = decode_value(response_class, result)
         _echo(response, request, self.operation.echo_fields)
         return response
+
+
+def _check_members_of_objects(entries: Sequence[Entry], scope: Scope) -> None:
+    """A result field naming a member of a step's answer that is not an object (a string where a project
+    was due): the answer is malformed, not merely missing that member."""
+    for entry in entries:
+        reference = entry.source.reference
+        if reference is None or not reference.segments or not isinstance(reference.segments[0], str):
+            continue
+        answer = scope.results.get(reference.root)
+        if answer is not None and not isinstance(answer, dict):
+            raise MalformedUpstreamResult(f"the {reference.root!r} step's answer is not an object")
 
 
 def _echo(response: message.Message, request: message.Message, names: Sequence[str]) -> None:

@@ -204,6 +204,9 @@ def _aliases(msg_descriptor: MessageDescriptor) -> dict[str, FieldDescriptor]:
 @cache
 def _enum_names_by_wire(enum: EnumDescriptor) -> dict[Any, str]:
     by_wire = {wire: enum.values_by_number[number].name for number, wire in _enum_wire_values(enum).items()}
+    for value in enum.values:  # other spellings Encord answers (read only): a role as "admin" rather than 0
+        for alias in option(value.GetOptions(), options_pb2.wire_value_alias):
+            by_wire.setdefault(str(alias), value.name)
     by_wire.update({value.name: value.name for value in enum.values})
     return by_wire
 

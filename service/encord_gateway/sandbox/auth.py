@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -25,9 +26,12 @@ from .domains.users import User
 from .errors import ApiError
 from .store import Store
 
-# The SDK fixes `created` when it prepares a request and reuses it across transport retries, which may sleep
-# for a server-chosen Retry-After of up to 6 h (§9 item 3); a shorter window would reject legitimate retries.
-MAX_SIGNATURE_AGE_SECONDS = 6 * 3600
+SIGNATURE_MAX_AGE_ENV = "ENCORD_SANDBOX_SIGNATURE_MAX_AGE"
+DEFAULT_SIGNATURE_MAX_AGE_SECONDS = 300
+"""How old a v2 signature's `created` may be: a few minutes of clock skew, as §3.4 suggests, so that a
+client reusing a stale signature fails here as it would against Encord. The SDK reuses `created` across
+transport retries, which may sleep for a server-chosen Retry-After (§9 item 3): a sandbox that answers
+long Retry-After delays can raise the window with ENCORD_SANDBOX_SIGNATURE_MAX_AGE (seconds)."""
 # Clients' clocks run a little ahead sometimes; a signature from far in the future is still refused.
 MAX_CLOCK_AHEAD_SECONDS = 15 * 60
 
@@ -127,6 +131,20 @@ def _dictionary_member(header: str, label: str) -> str | None:
     return None
 
 
+def signature_max_age(environ: Mapping[str, str] | None = None) -> int:
+    """The accepted age of a v2 signature, in seconds: ENCORD_SANDBOX_SIGNATURE_MAX_AGE, or the default."""
+    raw = (os.environ if environ is None else environ).get(SIGNATURE_MAX_AGE_ENV, "")
+    if not raw:
+        return DEFAULT_SIGNATURE_MAX_AGE_SECONDS
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise ValueError(f"{SIGNATURE_MAX_AGE_ENV} must be a whole number of seconds, not {raw!r}") from None
+    if seconds <= 0:
+        raise ValueError(f"{SIGNATURE_MAX_AGE_ENV} must be positive, not {raw!r}")
+    return seconds
+
+
 def authenticate_v2(
     store: Store,
     method: str,
@@ -134,6 +152,7 @@ def authenticate_v2(
     headers: Mapping[str, str],
     body: bytes,
     clock: float | None = None,
+    max_age: int | None = None,
 ) -> Caller:
     """The caller of a v2 call, by the §3.4 verifier algorithm; any failure is an HTTP 401."""
     authorization = headers.get("Authorization", "")
@@ -180,6 +199,7 @@ def authenticate_v2(
         raise _auth_error("The request signature does not match the request")
 
     current = time.time() if clock is None else clock
-    if created < current - MAX_SIGNATURE_AGE_SECONDS or created > current + MAX_CLOCK_AHEAD_SECONDS:
+    oldest = current - (signature_max_age() if max_age is None else max_age)
+    if created < oldest or created > current + MAX_CLOCK_AHEAD_SECONDS:
         raise _auth_error("The signature's created time is outside the accepted window")
     return Caller(user, "ssh")

@@ -72,6 +72,12 @@ class Metrics:
             "1 while the credential vault is sealed (its key-encryption key is unavailable).",
             registry=self.registry,
         )
+        self.audit_failures = Counter(
+            "encord_gateway_audit_failures_total",
+            "Audit events not recorded: before a change (the call was refused) or after it (the call stood).",
+            ["stage"],
+            registry=self.registry,
+        )
         self.auth_failures = Counter(
             "encord_gateway_auth_failures_total",
             "Calls refused before reaching an operation, by reason.",

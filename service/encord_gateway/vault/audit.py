@@ -1,8 +1,9 @@
-"""The audit log: hash-chained JSON lines with identifiers HMAC'd, written with a bounded wait."""
+"""The audit log: hash-chained JSON lines with identifiers HMAC'd, anchored by a MACed head, bounded waits."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import fcntl
 import hashlib
@@ -38,7 +39,7 @@ GENESIS = "0" * 64
 """The `prev` of the first entry: a log whose first line was removed no longer starts from it."""
 
 CLEAR_FIELDS = frozenset(
-    {"type", "operation", "method", "outcome", "code", "reason", "kind", "scope", "resource_type", "state"}
+    {"type", "phase", "operation", "method", "outcome", "code", "reason", "kind", "scope", "resource_type", "state"}
 )
 """Event fields kept readable. Every other string is HMAC'd (like Vault's audit devices): an
 identifier can be searched for with `audit hash VALUE`, and anything secret that slipped into an
@@ -83,6 +84,16 @@ def salt_path(path: Path) -> Path:
     return path.with_name(path.name + ".salt")
 
 
+def head_path(path: Path) -> Path:
+    """The chain's anchor: `<audit file>.head`, the last entry's seq and hash, MACed with the chain key.
+
+    A hash chain alone cannot tell a log whose last lines were cut off (or that was emptied) from a
+    shorter one; the head remembers how far the chain went. It is rewritten (atomically, after the
+    lines are durable) by every append, so it is never ahead of the log; after a crash it may be behind.
+    """
+    return path.with_name(path.name + ".head")
+
+
 def load_salt(path: Path, *, create: bool = False) -> bytes:
     """The salt of the audit log at `path` (created 0600 on first use when `create`)."""
     location = salt_path(path)
@@ -116,6 +127,49 @@ def _canonical(entry: Mapping[str, Any]) -> bytes:
 def _chain_hash(chain_key: bytes, entry: Mapping[str, Any]) -> str:
     # Keyed, not a bare SHA-256: without the salt nobody can recompute the chain after an edit.
     return hmac.new(chain_key, _canonical(entry), hashlib.sha256).hexdigest()
+
+
+def _head_mac(head_key: bytes, seq: int, digest: str) -> str:
+    return hmac.new(head_key, f"{seq}:{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def _write_head(path: Path, head_key: bytes, seq: int, digest: str) -> None:
+    """Replace the head atomically (temporary file, fsync, rename): a crash leaves the old or the new one."""
+    location = head_path(path)
+    data = json.dumps({"seq": seq, "hash": digest, "mac": _head_mac(head_key, seq, digest)}).encode() + b"\n"
+    tmp = location.with_name(f".{location.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, location)  # no directory fsync: losing the rename leaves an older head, which is fine
+
+
+class HeadError(Exception):
+    """The head is missing or does not carry a valid MAC."""
+
+
+def _read_head(path: Path, head_key: bytes) -> tuple[int, str]:
+    location = head_path(path)
+    try:
+        head = json.loads(location.read_bytes())
+        seq, digest, mac = int(head["seq"]), str(head["hash"]), str(head["mac"])
+    except FileNotFoundError:
+        raise HeadError(f"its head {location} is missing (the log may have been replaced)") from None
+    except (OSError, ValueError, KeyError, TypeError):
+        raise HeadError(f"its head {location} is unreadable") from None
+    if not hmac.compare_digest(mac, _head_mac(head_key, seq, digest)):
+        raise HeadError(f"its head {location} does not carry a valid MAC (edited or from another log)")
+    return seq, digest
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:
+        return True  # it will be created as a regular file
 
 
 @dataclass
@@ -153,6 +207,11 @@ class AuditLog:
         salt = load_salt(self.path, create=True)
         self._identifier_salt = salt
         self._chain_key = _subkey(salt, b"chain")
+        self._head_key = _subkey(salt, b"head")
+        # Only a regular file is anchored: a FIFO or device sink has no tail to cut.
+        self._anchored = _is_regular(self.path)
+        if self._anchored and not head_path(self.path).exists():
+            self._anchor_existing_log()
         self.failure_mode = failure_mode
         self.timeout = timeout
         self._failures = 0
@@ -165,6 +224,19 @@ class AuditLog:
         self._size = -2  # the log's size after our last write; another size means another writer
         self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
         self._thread.start()
+
+    def _anchor_existing_log(self) -> None:
+        """A new log, or one written before heads existed: anchor it where it ends now (under the lock)."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            with _exclusive(fd):
+                if not head_path(self.path).exists():
+                    seq, prev, _ = _tail_state(self.path)
+                    if seq:
+                        logger.warning("audit log %s had no head; anchoring it at entry %d", self.path, seq)
+                    _write_head(self.path, self._head_key, seq, prev)
+        finally:
+            os.close(fd)
 
     @classmethod
     def from_config(cls, config: AuditConfig) -> AuditLog:
@@ -307,6 +379,13 @@ class AuditLog:
             self._seq, self._prev, torn = _tail_state(self.path)
             if torn:
                 os.write(fd, b"\n")
+            if self._anchored:
+                with contextlib.suppress(HeadError):
+                    head_seq, head_hash = _read_head(self.path, self._head_key)
+                    if head_seq > self._seq:
+                        # Lines were cut from the end: go on from the anchor, so the gap stays detectable
+                        # and the new lines do not re-anchor a shortened chain.
+                        self._seq, self._prev = head_seq, head_hash
 
     def _append(self, fd: int, batch: list[_Pending]) -> None:
         lines, seq, prev = [], self._seq, self._prev
@@ -321,6 +400,8 @@ class AuditLog:
             written += os.write(fd, data[written:])
         os.fsync(fd)
         self._seq, self._prev = seq, prev
+        if self._anchored:
+            _write_head(self.path, self._head_key, seq, prev)
         info = os.fstat(fd)
         self._size = info.st_size if stat.S_ISREG(info.st_mode) else -1
 
@@ -379,16 +460,28 @@ def _tail_state(path: Path) -> tuple[int, str, bool]:
             chunk *= 4
 
 
-def verify(path: Path, salt: bytes | None = None) -> tuple[bool, int | None]:
-    """Check the chain of an audit log: (True, None), or (False, number of the first bad line).
+@dataclass(frozen=True)
+class ChainCheck:
+    """What `check_chain` found: intact, or the first bad line (None when no line is to blame) and why."""
 
-    Detects an edited, removed, inserted or reordered line (and a torn last line). Removing lines
-    from the end leaves a valid shorter chain: compare `seq` with what was last seen to catch that.
+    ok: bool
+    line: int | None = None
+    problem: str = ""
+
+
+def check_chain(path: Path, salt: bytes | None = None) -> ChainCheck:
+    """Check an audit log: every line chains onto the one before, and the chain reaches its MACed head.
+
+    Detects an edited, removed, inserted or reordered line, a torn last line, and (through the head)
+    lines removed from the end or an emptied log.
     """
-    chain_key = _subkey(load_salt(Path(path)) if salt is None else salt, b"chain")
-    prev, seq = GENESIS, 0
+    key = load_salt(Path(path)) if salt is None else salt
+    chain_key = _subkey(key, b"chain")
+    prev, seq, count = GENESIS, 0, 0
+    seen: dict[int, str] = {}
     with Path(path).open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            count = number
             try:
                 entry = json.loads(raw)
                 claimed = entry.pop("hash")
@@ -401,6 +494,71 @@ def verify(path: Path, salt: bytes | None = None) -> tuple[bool, int | None]:
             except (ValueError, KeyError, TypeError, AttributeError):
                 ok = False
             if not ok:
-                return False, number
+                return ChainCheck(False, number, "edited, removed, reordered or torn entry")
             prev, seq = str(claimed), seq + 1
-    return True, None
+            seen[seq] = prev
+    try:
+        head_seq, head_hash = _read_head(Path(path), _subkey(key, b"head"))
+    except HeadError as exc:
+        return ChainCheck(False, None, str(exc))
+    if head_seq > seq:
+        return ChainCheck(
+            False,
+            count + 1,
+            f"the log ends at entry {seq} but its head records entry {head_seq}: lines were removed from its end",
+        )
+    if head_seq and seen.get(head_seq) != head_hash:
+        return ChainCheck(False, None, f"entry {head_seq} is not the one its head records (the log was replaced)")
+    return ChainCheck(True)
+
+
+def verify(path: Path, salt: bytes | None = None) -> tuple[bool, int | None]:
+    """`check_chain` as (intact, first bad line or None)."""
+    result = check_chain(path, salt)
+    return result.ok, result.line
+
+
+# ---- reading ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One line of the log as read back: its entry, or what is wrong with it (`damage`)."""
+
+    number: int
+    entry: dict[str, Any] | None
+    damage: str = ""
+
+
+def _parse_line(number: int, raw: bytes) -> AuditLine:
+    if not raw.endswith(b"\n"):
+        return AuditLine(number, None, "torn: the line has no end (an interrupted write)")
+    if b"\x00" in raw:
+        return AuditLine(number, None, "contains NUL bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return AuditLine(number, None, "not valid UTF-8")
+    try:
+        entry = json.loads(text)
+    except ValueError:
+        return AuditLine(number, None, "not valid JSON")
+    if not isinstance(entry, dict):
+        return AuditLine(number, None, f"not an audit entry (a JSON {type(entry).__name__}, not an object)")
+    seq, event = entry.get("seq"), entry.get("event")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not isinstance(event, dict):
+        return AuditLine(number, None, "not an audit entry (no integer seq or no event object)")
+    return AuditLine(number, entry)
+
+
+def read_recent(path: Path, limit: int) -> list[AuditLine]:
+    """The last `limit` non-blank lines, oldest first; a damaged line is reported, never fatal."""
+    recent: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=limit)
+    try:
+        with Path(path).open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if raw.strip():
+                    recent.append((number, raw))
+    except FileNotFoundError:
+        return []
+    return [_parse_line(number, raw) for number, raw in recent]

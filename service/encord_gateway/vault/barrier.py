@@ -28,9 +28,13 @@ why issue 3 rotates automatically long before that (and why rotation exists at a
 TERM_SIZE = 4
 """The key term is a big-endian uint32 prefix, so a reader knows which key to try without guessing."""
 
-FORMAT_VERSION = 1
-"""Layout of a stored value after the term: version ‖ nonce ‖ ciphertext+tag, with the record
-identity as associated data. A new layout gets a new number; old numbers stay readable."""
+FORMAT_VERSION = 2
+"""Layout of a stored value after the term: version ‖ nonce ‖ ciphertext+tag. Version 2 binds the
+record identity and the record's public metadata (scopes, state, ...) as associated data, so an edit of
+either fails authentication. A new layout gets a new number; old numbers stay readable."""
+FORMAT_UNBOUND = 1
+"""Version 1 bound the identity only: its metadata could be edited unnoticed. Still readable until
+`rewrap` moves every record to the current version (after which the vault refuses version 1)."""
 
 TAG_SIZE = 16
 HEADER_SIZE = TERM_SIZE + 1 + NONCE_SIZE
@@ -62,6 +66,11 @@ class RecordIdentity:
             parts.append(raw)
         parts.append(struct.pack(">Q", self.version))
         return b"".join(parts)
+
+
+def _aad(identity: RecordIdentity, bound: bytes) -> bytes:
+    """Version 2 associated data: the identity's, then the length-prefixed bound bytes (injective again)."""
+    return identity.associated_data() + struct.pack(">I", len(bound)) + bound
 
 
 @dataclass(frozen=True)
@@ -231,7 +240,8 @@ class Barrier:
         self._encryptions = self._reserved = 0
         return rotated.active_term
 
-    def encrypt(self, identity: RecordIdentity, plaintext: bytes) -> bytes:
+    def encrypt(self, identity: RecordIdentity, plaintext: bytes, bound: bytes = b"") -> bytes:
+        """Encrypt under the active term; `bound` (the record's canonical metadata) is authenticated too."""
         with self._lock:
             keyring = self.keyring
             term = keyring.active_term
@@ -241,24 +251,43 @@ class Barrier:
             self._encryptions += 1
         nonce = os.urandom(NONCE_SIZE)
         header = struct.pack(">IB", term, FORMAT_VERSION) + nonce
-        return header + self._cipher(keyring, term).encrypt(nonce, plaintext, identity.associated_data())
+        return header + self._cipher(keyring, term).encrypt(nonce, plaintext, _aad(identity, bound))
 
-    def decrypt(self, identity: RecordIdentity, value: bytes) -> bytes:
+    def decrypt(
+        self, identity: RecordIdentity, value: bytes, bound: bytes = b"", *, accept_unbound: bool = True
+    ) -> bytes:
+        """The plaintext, if `value` authenticates for `identity` and `bound`.
+
+        A version-1 value (identity only) is read while `accept_unbound`; its header cannot be rewritten to
+        pass for one: the version byte selects the associated data, and the tag covers it.
+        """
         keyring = self.keyring
         if len(value) < HEADER_SIZE + TAG_SIZE:
             raise BarrierError("stored value is truncated")
         term, version = struct.unpack_from(">IB", value)
-        if version != FORMAT_VERSION:
+        if version not in (FORMAT_VERSION, FORMAT_UNBOUND):
             raise BarrierError(f"stored value has unknown format version {version}")
+        if version == FORMAT_UNBOUND and not accept_unbound:
+            raise BarrierError("stored value predates metadata binding, which this vault no longer accepts")
+        aad = identity.associated_data() if version == FORMAT_UNBOUND else _aad(identity, bound)
         if keyring.term(term) is None:
             raise BarrierError(f"stored value names key term {term}, which the keyring does not hold")
         nonce = value[TERM_SIZE + 1 : HEADER_SIZE]
         try:
-            return self._cipher(keyring, term).decrypt(nonce, value[HEADER_SIZE:], identity.associated_data())
+            return self._cipher(keyring, term).decrypt(nonce, value[HEADER_SIZE:], aad)
         except InvalidTag:
             raise BarrierError(
-                "stored value failed authentication (tampered with, or moved from another record)"
+                "stored value failed authentication (it, or its metadata, was tampered with, or it was moved "
+                "from another record)"
             ) from None
+
+    @staticmethod
+    def format_of(value: bytes) -> int:
+        """The layout version of a stored value (`FORMAT_UNBOUND` values are what rewrap migrates)."""
+        if len(value) < TERM_SIZE + 1:
+            raise BarrierError("stored value is truncated")
+        version: int = value[TERM_SIZE]
+        return version
 
     @staticmethod
     def term_of(value: bytes) -> int:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import collections
 import getpass
+import json
 import os
 import sqlite3
 import sys
@@ -306,11 +306,12 @@ def _audit_path(explicit: Path | None) -> Path:
 def _audit_verify(args: argparse.Namespace) -> int:
     path = _audit_path(args.path)
     try:
-        ok, bad_line = audit.verify(path)
+        result = audit.check_chain(path)
     except (VaultError, OSError) as exc:
         return fail(f"cannot verify {path}: {exc}")
-    if not ok:
-        return fail(f"{path}: the hash chain breaks at line {bad_line} (edited, removed, reordered or torn entry)")
+    if not result.ok:
+        where = f"the hash chain breaks at line {result.line}" if result.line is not None else "the chain is not intact"
+        return fail(f"{path}: {where}: {result.problem}")
     print(f"{path}: chain intact")
     return 0
 
@@ -320,11 +321,12 @@ def _audit_list(args: argparse.Namespace) -> int:
         return fail("--limit must be between 1 and 100000")
     path = _audit_path(args.path)
     try:
-        with path.open("r", encoding="utf-8") as lines:
-            recent = collections.deque((line for line in lines if line.strip()), maxlen=args.limit)
+        recent = audit.read_recent(path, args.limit)
     except OSError as exc:
         return fail(f"cannot read {path}: {exc.strerror}")
-    sys.stdout.writelines(recent)
+    for line in recent:
+        shown = line.entry if line.entry is not None else {"line": line.number, "damage": line.damage}
+        print(json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
     return 0
 
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from encord_gateway.upstream.signing import KeyFormatError, Signer, describe_public_key, load_private_key
-from encord_gateway.vault.barrier import Barrier, Keyring, RecordIdentity
+from encord_gateway.vault.barrier import FORMAT_VERSION, Barrier, Keyring, RecordIdentity
 from encord_gateway.vault.config import VaultConfig
 from encord_gateway.vault.errors import (
     BackendUnavailableError,
@@ -154,6 +154,9 @@ LAST_USED_FLUSH_SECONDS = 60.0
 durable write per call would cost more than the call's signature. Losing up to this much "last used"
 history in a crash is harmless (it is advisory metadata)."""
 
+_RECORDS_META = "records_format"
+"""Set to the barrier's FORMAT_VERSION once every record binds its metadata (a new vault, or after
+`rewrap`); from then on a record in the old, unbound format is refused rather than trusted."""
 _USAGE_META = "barrier_usage"
 _LAST_USED_META = "last_used"
 _MAX_CAS_RETRIES = 5
@@ -272,6 +275,7 @@ class Vault:
         self._kek: KeyEncryptionKey | None = None
         self._wrapped: bytes | None = None
         self._seal_reason = "the vault has not been unsealed yet"
+        self._metadata_bound = False  # whether unbound (pre-binding) records are refused; read when unsealing
         # Re-entrant: a write that holds it may trigger an automatic rotation, which takes it too.
         self._lock = threading.RLock()
         self._barrier = Barrier(persist=self._persist_keyring, reserve=self._reserve_encryptions)
@@ -321,8 +325,10 @@ class Vault:
                 if wrapped is None:
                     # Two first openers race here; both end up with the keyring that was stored first.
                     wrapped = self._store.create_keyring(kek.wrap(Keyring.create().to_bytes()))
+                    self._store.put_meta(_RECORDS_META, str(FORMAT_VERSION))  # a new vault never held unbound records
                 keyring = Keyring.from_bytes(kek.unwrap(wrapped))
                 encryptions = self._stored_encryptions(keyring.active_term)
+                self._metadata_bound = self._store.get_meta(_RECORDS_META) == str(FORMAT_VERSION)
             except (SealedError, BackendUnavailableError, BarrierError) as exc:
                 self._seal_reason = str(exc)
                 logger.warning("credential vault is sealed: %s", exc)
@@ -364,7 +370,11 @@ class Vault:
         return self._barrier.active_term
 
     def rewrap(self) -> RewrapResult:
-        """Re-encrypt every record not under the active term (version + 1, check-and-set each)."""
+        """Re-encrypt every record not under the active term, or not binding its metadata (version + 1, CAS).
+
+        This is also the migration of records written before metadata was bound to the ciphertext: once none
+        is left, the vault refuses that old format for good.
+        """
         self._require_unsealed()
         rewrapped, current, failed = 0, 0, []
         for record in self._store.list_records():
@@ -372,7 +382,8 @@ class Vault:
             for _ in range(_MAX_CAS_RETRIES):
                 if found is None:
                     break
-                if Barrier.term_of(found.ciphertext) == self._barrier.active_term:
+                up_to_date = Barrier.format_of(found.ciphertext) == FORMAT_VERSION
+                if up_to_date and Barrier.term_of(found.ciphertext) == self._barrier.active_term:
                     current += 1
                     break
                 try:
@@ -384,6 +395,9 @@ class Vault:
                 except CredentialCorruptError:
                     failed.append(record.id)
                     break
+        if not failed and not self._metadata_bound:
+            self._store.put_meta(_RECORDS_META, str(FORMAT_VERSION))
+            self._metadata_bound = True
         return RewrapResult(rewrapped, current, tuple(failed))
 
     # --- organisation SSH keys -------------------------------------------------------------------
@@ -453,12 +467,14 @@ class Vault:
             pending = _newest(records, STATE_PENDING)
             if pending is not None:
                 raise CredentialStateError(
-                    f"organisation {organisation!r} is already rotating to key {pending.id}; complete or abort that first"
+                    f"organisation {organisation!r} is already rotating to key {pending.id}: a RotateOrganisationKey "
+                    "(or `encord-gateway vault rotate-org-key`) is in progress; retry once it has finished"
                 )
             current = _newest(records, STATE_ACTIVE)
             if current is None:
                 raise CredentialNotFoundError(
-                    f"organisation {organisation!r} has no active key to rotate; register one with add_org_key"
+                    f"organisation {organisation!r} has no active key to rotate; register one with RegisterOrganisationKey "
+                    f"(POST /admin/v1/organisations/{organisation}/keys) or `encord-gateway vault add-org-key`"
                 )
             if current.metadata.get("public_key_hex") == public.public_key_hex:
                 raise CredentialExistsError(f"the new key of {organisation!r} is the key it already uses")
@@ -675,13 +691,13 @@ class Vault:
         self._wrapped = wrapped
         self._barrier.unseal(keyring, encryptions=self._stored_encryptions(keyring.active_term))
 
-    def _encrypt(self, identity: RecordIdentity, plaintext: bytes) -> bytes:
+    def _encrypt(self, identity: RecordIdentity, plaintext: bytes, bound: bytes) -> bytes:
         if self._barrier.encryptions >= self._config.rotate_after:
             with self._lock:
                 if self._barrier.encryptions >= self._config.rotate_after:
                     term = self.rotate_key()
                     logger.info("vault key rotated automatically to term %d", term)
-        return self._barrier.encrypt(identity, plaintext)
+        return self._barrier.encrypt(identity, plaintext, bound)
 
     def _decrypt(self, record: StoredRecord) -> bytes:
         """The record's secret; `CredentialCorruptError` (naming only ids) when it fails its check."""
@@ -694,7 +710,9 @@ class Vault:
             if self._barrier.keyring.term(Barrier.term_of(record.ciphertext)) is None:
                 with self._lock:
                     self._refresh_keyring()  # a newer term from another replica's rotation
-            return self._barrier.decrypt(record.identity, record.ciphertext)
+            return self._barrier.decrypt(
+                record.identity, record.ciphertext, _bound(record.metadata), accept_unbound=not self._metadata_bound
+            )
         except BarrierError:
             raise corrupt from None
 
@@ -721,7 +739,7 @@ class Vault:
             identity.id,
             identity.version,
             dict(metadata),
-            self._encrypt(identity, plaintext),
+            self._encrypt(identity, plaintext, _bound(metadata)),
         )
 
     def _rewrite(
@@ -779,8 +797,9 @@ class Vault:
             if current is not None:
                 raise CredentialExistsError(
                     f"organisation {organisation!r} already has an active key "
-                    f"({current.metadata.get('fingerprint')}); replacing it is key rotation "
-                    "(begin_org_key_rotation, then complete_org_key_rotation)"
+                    f"({current.metadata.get('fingerprint')}); replace it by key rotation: RotateOrganisationKey "
+                    f"(POST /admin/v1/organisations/{organisation}/keys:rotate) or "
+                    f"`encord-gateway vault rotate-org-key --org {organisation} --key-file FILE`"
                 )
             return _info(self._insert_org_key(organisation, key, STATE_ACTIVE))
 
@@ -900,3 +919,8 @@ def _parse_time(value: object) -> datetime:
         return datetime.fromisoformat(str(value))
     except ValueError:
         return datetime.fromtimestamp(0, UTC)
+
+
+def _bound(metadata: Mapping[str, Any]) -> bytes:
+    """A record's metadata as the barrier binds it: canonical JSON (what both backends store round-trips)."""
+    return json.dumps(dict(metadata), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
