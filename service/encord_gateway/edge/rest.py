@@ -25,6 +25,7 @@ from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import HttpRule, OperationSpec
 from ..operations.descriptors import FieldDescriptor, MessageDescriptor, option
 from ..operations.engine import Outcome
+from . import conventions, docs
 from .chain import CallChain, Peer
 from .openapi import DOCUMENT_PATH, build_openapi, is_map, operation_id
 from .status import http_status
@@ -299,4 +300,6 @@ def build_app(specs: dict[str, OperationSpec], chain: CallChain) -> web.Applicat
         return web.Response(text=document, content_type="application/json")
 
     app.add_routes([web.get(DOCUMENT_PATH, openapi, name="openapi")])
+    docs.install(app)  # /docs: Swagger UI over the document
+    conventions.install(app, specs)  # Retry-After, 405 + Allow, Request-Timeout, CORS, GET /, Server
     return app
