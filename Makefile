@@ -7,7 +7,12 @@ BIN := $(VENV)/bin
 PROTOS := $(shell find protos -name '*.proto')
 GENERATED := service/encord_gateway/_generated/__init__.py
 
-.PHONY: run test lint bench proto docs clean
+NODE_CLIENT := clients/node
+WEB_TOOLS := tools/web
+DOCS_UI := service/encord_gateway/edge/docs_ui
+SWAGGER_UI_FILES := swagger-ui.css swagger-ui-bundle.js favicon-32x32.png LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
+
+.PHONY: run test lint bench proto docs docs-ui docs-ui-if-npm node-client python-client breaking browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,19 +38,58 @@ proto: $(VENV)/.installed-run
 docs: $(VENV)/.installed-run $(GENERATED)
 	$(BIN)/python tools/gendocs.py
 
-run: $(VENV)/.installed-run $(GENERATED)
+# npm projects: `npm ci` again only when package-lock.json changed (the stamp holds the hash the tests check too).
+%/node_modules/.installed-lock-sha256: %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund
+	sha256sum < $*/package-lock.json | cut -d' ' -f1 > $@
+
+# Swagger UI for the /docs page, vendored from npm into the package (never committed, never from a CDN).
+$(DOCS_UI)/.installed: $(WEB_TOOLS)/node_modules/.installed-lock-sha256
+	mkdir -p $(DOCS_UI)
+	cd $(WEB_TOOLS)/node_modules/swagger-ui-dist && cp $(SWAGGER_UI_FILES) $(CURDIR)/$(DOCS_UI)/
+	touch $@
+
+docs-ui: $(DOCS_UI)/.installed
+
+# `make run` needs only Python: without npm it starts anyway, and /docs says how to install Swagger UI.
+docs-ui-if-npm:
+	@if command -v npm >/dev/null; then $(MAKE) --no-print-directory $(DOCS_UI)/.installed; \
+	else echo "npm not found: skipping the /docs page's Swagger UI (make docs-ui installs it)"; fi
+
+# The Node/TypeScript client: TypeScript generated from the protos (buf + ts-proto), compiled by tsc.
+node-client: $(NODE_CLIENT)/node_modules/.installed-lock-sha256
+	cd $(NODE_CLIENT) && npm run build
+
+# The Python client as a wheel in clients/python/dist (stubs generated from the protos by its build).
+python-client: $(VENV)/.installed-test
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir clients/python/dist ./clients/python
+
+# Headless Chromium for the docs page's browser test (Debian's package; CI runs as root).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+# buf breaking: protos/ against the most recent release tag (says so, and passes, while there is none).
+breaking: $(NODE_CLIENT)/node_modules/.installed-lock-sha256
+	$(BIN)/python tools/buf_check.py breaking
+
+run: $(VENV)/.installed-run $(GENERATED) docs-ui-if-npm
 	$(BIN)/encord-gateway run
 
-test: $(VENV)/.installed-test $(GENERATED)
+test: $(VENV)/.installed-test $(GENERATED) $(DOCS_UI)/.installed browser
 	$(BIN)/python -m pytest
 
-lint: $(VENV)/.installed-test $(GENERATED)
-	$(BIN)/ruff check service tests tools bench
-	$(BIN)/ruff format --check service tests tools bench
+lint: $(VENV)/.installed-test $(GENERATED) $(NODE_CLIENT)/node_modules/.installed-lock-sha256
+	$(BIN)/ruff check service tests tools bench clients/python
+	$(BIN)/ruff format --check service tests tools bench clients/python
 	$(BIN)/mypy
+	$(BIN)/python clients/python/generate.py >/dev/null && cd clients/python && ../../$(BIN)/mypy
+	$(BIN)/python tools/buf_check.py lint
+	$(BIN)/python tools/buf_check.py breaking
 
 bench: $(VENV)/.installed-test $(GENERATED)
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) service/encord_gateway/_generated .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) service/encord_gateway/_generated .pytest_cache .mypy_cache .ruff_cache $(DOCS_UI)
+	rm -rf $(NODE_CLIENT)/node_modules $(NODE_CLIENT)/dist $(NODE_CLIENT)/src/gen $(WEB_TOOLS)/node_modules
+	rm -rf clients/python/dist clients/python/build clients/python/src/encord_gateway_client/_proto

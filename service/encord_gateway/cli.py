@@ -19,6 +19,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from . import __version__
 from .access import commands as access_commands
 from .access.errors import AccessError
 from .access.policy import parse_policy
@@ -253,7 +254,8 @@ def _listener_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="encord-gateway", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"encord-gateway {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = commands.add_parser("run", help="sandbox + gateway + demo organisation and token (what `make run` does)")
     _listener_flags(run)
@@ -264,10 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument(
         "--upstream", help="Encord domain (ENCORD_GATEWAY_UPSTREAM, default https://api.encord.com)"
     )
+    vault_commands.add_create_flag(serve_parser)
 
     sandbox = commands.add_parser("sandbox", help="the Encord-compatible sandbox alone")
-    sandbox.add_argument("--host", default="127.0.0.1")
-    sandbox.add_argument("--port", type=int, default=8900)
+    sandbox.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    sandbox.add_argument("--port", type=int, default=8900, help="port (default 8900)")
     sandbox.add_argument("--state", type=Path, help="SQLite file that keeps the sandbox's state across restarts")
 
     operations = commands.add_parser(
@@ -327,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _apply_flags(Settings.from_env(), args)
         settings.check()
         try:
+            if args.command == "serve":  # `run` is the demo: it makes its own .gateway
+                vault_commands.require_data_dir(settings.data_dir, args.create_data_dir)
             with data_directory_lock(settings.data_dir):
                 asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
         except DataDirectoryInUse as exc:
@@ -399,6 +404,8 @@ def _append_cli_audit(args: argparse.Namespace, event: Mapping[str, object]) -> 
         data_dir = args.vault_dir.parent  # --vault-dir is <data dir>/vault
     if data_dir is None:
         data_dir = Settings.from_env().data_dir
+    if not Path(data_dir).is_dir():
+        return  # the command refuses a missing data directory (or has yet to create it): auditing must not create it
     with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
         audit.append(event)
 

@@ -38,6 +38,7 @@ def vault_keys(data_dir: Path) -> list[dict[str, str]]:
 
 def test_rotation_retires_the_old_key_only_after_encord_accepts_the_new_one(sandbox: Any, tmp_path: Path) -> None:
     data_dir = tmp_path / "gateway"
+    data_dir.mkdir()  # commands refuse a data directory that does not exist
     user = sandbox.new_user()
     old = key_file(tmp_path, "old.key", user.private_key)
     assert cli("vault", "add-org-key", "--org", "acme", "--key-file", str(old), data_dir=data_dir).returncode == 0
@@ -72,6 +73,7 @@ def test_rotation_retires_the_old_key_only_after_encord_accepts_the_new_one(sand
 
 def test_audit_list_shows_the_most_recent_cli_administration(tmp_path: Path) -> None:
     data_dir = tmp_path / "gateway"
+    data_dir.mkdir()  # commands refuse a data directory that does not exist
     for caller in ("svc-a", "svc-b", "svc-c"):
         assert cli("token", "issue", "--org", "acme", "--caller", caller, data_dir=data_dir).returncode == 0
     listed = cli("audit", "list", "--limit", "2", data_dir=data_dir)

@@ -105,3 +105,27 @@ def test_grpcurl_examples_all_succeed_against_the_gateway(gateway: GatewayProces
     assert re.findall(r"^x-cache: (\w+)", cached, flags=re.MULTILINE) == ["miss", "hit"]
     assert '"project_hash"' in steps[f"{projects}/ListProjects"]
     assert '"code": 5' in steps[f"{projects}/GetProject of an unknown project (an error, expected: NOT_FOUND)"]
+
+
+def test_reflection_answers_over_grpc_reflection_v1_and_v1alpha(gateway: GatewayProcess, grpcurl: str) -> None:
+    from grpc_reflection.v1alpha import reflection_pb2  # v1's messages are the same bytes under another package
+
+    listed = subprocess.run(
+        [grpcurl, "-plaintext", "-max-time", "15", gateway.grpc_target, "list"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    services = set(listed.stdout.split())
+    assert {"grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"} <= services
+    assert "encord.gateway.v1.ProjectService" in services
+
+    for package in ("v1", "v1alpha"):
+        with gateway.channel() as channel:
+            call = channel.stream_stream(
+                f"/grpc.reflection.{package}.ServerReflection/ServerReflectionInfo",
+                request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+                response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+            )
+            (answer,) = list(call(iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=10))
+        names = {service.name for service in answer.list_services_response.service}
+        assert names == services, package

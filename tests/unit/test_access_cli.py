@@ -38,6 +38,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[
 
 def test_caller_and_token_lifecycle_from_the_command_line(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
+    Path(data).mkdir()  # commands refuse a data directory that does not exist
     policy_file = tmp_path / "policy.json"
     policy_file.write_text(json.dumps(POLICY))
 
@@ -112,6 +113,7 @@ def test_caller_and_token_lifecycle_from_the_command_line(tmp_path: Path) -> Non
 def test_operator_errors_exit_2_with_one_clear_line(
     tmp_path: Path, args: list[str], stdin: str | None, expected: str
 ) -> None:
+    (tmp_path / "data").mkdir()  # commands refuse a data directory that does not exist
     result = run_cli(*args, stdin=stdin, data_dir=tmp_path / "data")
     assert result.returncode == 2, result.stdout
     assert expected in result.stderr
@@ -121,6 +123,7 @@ def test_operator_errors_exit_2_with_one_clear_line(
 
 def test_token_issue_with_an_organisation_outside_the_policy_prints_no_token(tmp_path: Path) -> None:
     data = tmp_path / "data"
+    data.mkdir()  # commands refuse a data directory that does not exist
     ok(run_cli("caller", "create", "--name", "reader", "--policy-file", "-", stdin=json.dumps(POLICY), data_dir=data))
     result = run_cli("token", "issue", "--caller", "reader", "--org", "globex", data_dir=data)
     assert result.returncode == 2

@@ -67,6 +67,7 @@ def test_the_cli_names_the_rotation_command_when_a_second_key_is_added(tmp_path:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ENCORD_GATEWAY_")}
     vault_dir = tmp_path / "data" / "vault"
     outcomes = []
+    vault_dir.parent.mkdir(parents=True, exist_ok=True)  # the CLI refuses a data directory that does not exist
     for n in range(2):
         key_file = tmp_path / f"{n}.key"
         key_file.write_bytes(openssh())

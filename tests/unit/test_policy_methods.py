@@ -73,6 +73,7 @@ def run_cli(data_dir: Path, *args: str, stdin: str) -> subprocess.CompletedProce
 @pytest.mark.parametrize("command", ["create", "set-policy"])
 def test_the_cli_refuses_a_policy_naming_an_unknown_method_and_changes_nothing(tmp_path: Path, command: str) -> None:
     data_dir = tmp_path / "data"
+    data_dir.mkdir()  # the CLI refuses a data directory that does not exist
     if command == "set-policy":
         created = run_cli(
             data_dir, "caller", "create", "--name", "svc", "--policy-file", "-", stdin=json.dumps(policy("read"))

@@ -149,6 +149,7 @@ def test_files_are_private(store: TokenStore, tmp_path: Path) -> None:
 
 
 def test_cli_token_issue_prints_a_working_token_once(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()  # commands refuse a data directory that does not exist
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ENCORD_GATEWAY_")}
     result = subprocess.run(
         [
@@ -181,6 +182,7 @@ def test_cli_token_issue_prints_a_working_token_once(tmp_path: Path) -> None:
 
 
 def test_cli_token_issue_errors_exit_2(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()  # commands refuse a data directory that does not exist
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ENCORD_GATEWAY_")}
     environment["ENCORD_GATEWAY_DATA_DIR"] = str(tmp_path / "data")
     result = subprocess.run(

@@ -370,6 +370,7 @@ def test_cli_add_org_key_prints_public_key_not_private(tmp_path: Path) -> None:
 
 @needs_bcrypt
 def test_cli_uses_data_dir_and_passphrase_from_environment(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()  # commands refuse a data directory that does not exist
     key = Ed25519PrivateKey.generate()
     key_file = tmp_path / "id_ed25519"
     key_file.write_bytes(openssh(key, PASSPHRASE))

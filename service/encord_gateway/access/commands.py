@@ -15,7 +15,18 @@ from typing import Any
 from encord_gateway.access.policy import Policy, check_methods, parse_policy
 from encord_gateway.access.tokens import CallerInfo, TokenInfo, TokenStore
 from encord_gateway.operations.catalog import load_catalog
-from encord_gateway.vault.commands import DATA_DIR_ENV, DEFAULT_DATA_DIR, Subparsers, data_dir, fail, run
+from encord_gateway.vault.commands import (
+    DATA_DIR_ENV,
+    DEFAULT_DATA_DIR,
+    Subparsers,
+    add_create_flag,
+    add_output_flag,
+    data_dir,
+    emit,
+    fail,
+    require_data_dir,
+    run,
+)
 from encord_gateway.vault.errors import VaultError
 
 ACCESS_SUBDIR = "access"
@@ -49,6 +60,7 @@ def _data_dir_argument(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"gateway data directory (default: ${DATA_DIR_ENV}, or {DEFAULT_DATA_DIR})",
     )
+    add_create_flag(parser)
 
 
 def _command(
@@ -78,13 +90,18 @@ def register_tokens(subparsers: Subparsers) -> None:
         default=None,
         help="create a missing caller with read/write on this organisation (an existing one must have a grant there)",
     )
-    issue.add_argument("--expires-in", type=parse_duration, default=None, help="lifetime, e.g. 3600s, 30m, 24h, 7d")
+    # `ttl` as in the admin API's IssueTokenRequest ({"ttl": "86400s"}); 30m, 24h and 7d are accepted too.
+    issue.add_argument(
+        "--ttl", type=parse_duration, default=None, help="lifetime, e.g. 86400s (as in the API), 30m, 24h, 7d"
+    )
+    issue.add_argument("--expires-in", dest="ttl", type=parse_duration, help=argparse.SUPPRESS)  # the old spelling
 
     listing = _command(commands, "list", "list tokens (ids and dates, never the tokens)", _list_tokens)
     listing.add_argument("--caller", default=None, help="only this caller's tokens")
+    add_output_flag(listing, "json")
 
     revoke = _command(commands, "revoke", "revoke a token by its id (tok_...)", _revoke)
-    revoke.add_argument("token_id", metavar="TOKEN_ID")
+    revoke.add_argument("token_id", metavar="TOKEN_ID", help="the token's id, tok_... (see `token list`)")
 
 
 def register_callers(subparsers: Subparsers) -> None:
@@ -103,7 +120,7 @@ def register_callers(subparsers: Subparsers) -> None:
     show = _command(commands, "show", "show a caller, its policy and certificate identities", _show)
     show.add_argument("--name", required=True, help="caller name")
 
-    _command(commands, "list", "list callers", _list_callers)
+    add_output_flag(_command(commands, "list", "list callers", _list_callers), "json")
 
     delete = _command(commands, "delete", "delete a caller and revoke its tokens", _delete)
     delete.add_argument("--name", required=True, help="caller name")
@@ -119,6 +136,7 @@ def register_callers(subparsers: Subparsers) -> None:
 
 
 def _store(args: argparse.Namespace) -> TokenStore:
+    require_data_dir(data_dir(args.data_dir), args.create_data_dir)
     return TokenStore.open(access_dir(args.data_dir))
 
 
@@ -176,7 +194,7 @@ def _guarded(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.
 @_guarded
 def _issue(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        expires_at = None if args.expires_in is None else datetime.now(UTC) + args.expires_in
+        expires_at = None if args.ttl is None else datetime.now(UTC) + args.ttl
         issued = store.issue(args.caller, expires_at=expires_at, organisation=args.org)
     print(issued.token)
     expiry = "does not expire" if issued.expires_at is None else f"expires at {issued.expires_at.isoformat()}"
@@ -192,7 +210,11 @@ def _issue(args: argparse.Namespace) -> int:
 def _list_tokens(args: argparse.Namespace) -> int:
     with _store(args) as store:
         tokens = store.list_tokens(args.caller)
-    _print_json([_token_json(info) for info in tokens])
+    emit(
+        [_token_json(info) for info in tokens],
+        ["token_id", "caller", "created_at", "expires_at", "revoked_at"],
+        args.output,
+    )
     return 0
 
 
@@ -244,7 +266,7 @@ def _list_callers(args: argparse.Namespace) -> int:
             callers.extend(_caller_json(info) for info in page)
             if not page_token:
                 break
-    _print_json(callers)
+    emit(callers, ["name", "created_at", "updated_at", "certificate_identities"], args.output)
     return 0
 
 

@@ -38,6 +38,7 @@ def register_vault_rotation(vault_group: vault_commands.Subparsers) -> None:
         "--upstream", default=None, help=f"Encord domain for the canary (${UPSTREAM_ENV}, default {DEFAULT_UPSTREAM})"
     )
     rotate.add_argument("--vault-dir", type=Path, default=None, help="vault directory (default <data dir>/vault)")
+    vault_commands.add_create_flag(rotate)
     rotate.set_defaults(func=_rotate_org_key)
 
 
@@ -49,7 +50,7 @@ def _rotate_org_key(args: argparse.Namespace) -> int:
     upstream_url = args.upstream or os.environ.get(UPSTREAM_ENV) or DEFAULT_UPSTREAM
     try:
         passphrase = vault_commands.read_passphrase(args.key_file, text)
-        with Vault.open(vault_commands.vault_dir(args.vault_dir)) as vault:
+        with Vault.open(vault_commands.checked_vault_dir(args)) as vault:
             result = asyncio.run(_rotate(vault, upstream_url, args.org, text, passphrase))
     except GatewayError as exc:
         return vault_commands.fail(exc.message)

@@ -8,11 +8,11 @@ from typing import NoReturn
 import grpc
 from google.protobuf import message
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec, service_names
+from . import reflection
 from .chain import CallChain, RequestReader
 from .status import status_of
 from .tls import grpc_peer
@@ -117,8 +117,7 @@ def build_server(
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [*service_names(specs), health.SERVICE_NAME, reflection.SERVICE_NAME]
-    reflection.enable_server_reflection(names, server)
+    reflection.enable_server_reflection([*service_names(specs), health.SERVICE_NAME], server)  # v1 and v1alpha
     return server, health_servicer
 
 

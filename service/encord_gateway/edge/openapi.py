@@ -22,7 +22,7 @@ from typing import Any
 
 from google.api import field_behavior_pb2
 from google.protobuf import descriptor, descriptor_pb2
-from google.rpc import status_pb2
+from google.rpc import error_details_pb2, status_pb2
 
 from .. import __version__
 from .._generated.encord.gateway.v1 import options_pb2
@@ -39,6 +39,48 @@ STATUS_SCHEMA = "google.rpc.Status"
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 OCTETS = "application/octet-stream"
+
+# The headers a caller sends or reads besides `authorization: Bearer <token>` (the security scheme).
+ORGANISATION_HEADER = "x-encord-organisation"
+REQUEST_ID_HEADER = "x-request-id"
+REQUEST_TIMEOUT_HEADER = "Request-Timeout"
+CACHE_HEADER = "x-cache"
+RETRY_AFTER_HEADER = "Retry-After"
+SERVERS = [{"url": "/", "description": "The gateway serving this document (its own origin)."}]
+
+_REQUEST_HEADERS: list[Schema] = [
+    {
+        "name": ORGANISATION_HEADER,
+        "in": "header",
+        "description": "The organisation the call is for; needed only by callers with grants in several "
+        "(with one it is implied).",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": REQUEST_ID_HEADER,
+        "in": "header",
+        "description": "A unique id of this request (a UUID; AIP-155). The clients send one with every write so "
+        "that a retried write can be recognised; the gateway accepts it today and will deduplicate writes by "
+        "it in a later release.",
+        "schema": {"type": "string", "maxLength": 128},
+    },
+    {
+        "name": REQUEST_TIMEOUT_HEADER,
+        "in": "header",
+        "description": "Seconds the caller will wait (e.g. 2.5); a unary call still running then answers 504 "
+        "DEADLINE_EXCEEDED. Streams are bounded by the operation's own limit. gRPC callers set a deadline.",
+        "schema": {"type": "number", "exclusiveMinimum": True, "minimum": 0, "maximum": 86400},
+    },
+]
+_CACHE_RESPONSE_HEADER: Schema = {
+    "description": "`hit` or `miss`: whether this cacheable read was answered from the gateway's cache "
+    "(per organisation, credential, method and request).",
+    "schema": {"type": "string", "enum": ["hit", "miss"]},
+}
+_RETRY_AFTER_RESPONSE_HEADER: Schema = {
+    "description": "Whole seconds to wait before trying again (the google.rpc.RetryInfo delay, rounded up).",
+    "schema": {"type": "integer", "minimum": 0},
+}
 
 Schema = dict[str, Any]
 FD = descriptor.FieldDescriptor
@@ -88,6 +130,11 @@ _WELL_KNOWN: dict[str, Schema] = {
     "google.protobuf.StringValue": {"type": "string", "nullable": True},
     "google.protobuf.BytesValue": {"type": "string", "format": "byte", "nullable": True},
 }
+_ERROR_DETAILS = (
+    error_details_pb2.ErrorInfo.DESCRIPTOR,
+    error_details_pb2.RetryInfo.DESCRIPTOR,
+    error_details_pb2.BadRequest.DESCRIPTOR,
+)
 # Message types whose JSON form is a single string, so a query parameter can carry them.
 _QUERY_MESSAGES = frozenset({"google.protobuf.Timestamp", "google.protobuf.Duration", "google.protobuf.FieldMask"})
 
@@ -365,20 +412,34 @@ class _Builder:
                 for field in msg.fields
                 if field.name not in path_fields and field.name != rule.body and _queryable(field)
             ]
-        if parameters:
-            operation["parameters"] = parameters
+        parameters += copy.deepcopy(_REQUEST_HEADERS)
+        operation["parameters"] = parameters
         if rule.body == "*":
             operation["requestBody"] = self.request_body(spec, rule, operation_id)
         elif rule.body:
             operation["requestBody"] = self.field_body(spec, rule)
+        answer = self.response(spec, rule)
+        if spec.cache_ttl > 0:
+            answer["headers"] = {CACHE_HEADER: copy.deepcopy(_CACHE_RESPONSE_HEADER)}
         operation["responses"] = {
-            "200": self.response(spec, rule),
-            "default": {
-                "description": "An error: google.rpc.Status with grpc-gateway's HTTP status for its code.",
-                "content": {JSON: {"schema": _ref(STATUS_SCHEMA)}},
-            },
+            "200": answer,
+            **{status: _error_response(description, retry_after=True) for status, description in _RETRYABLE.items()},
+            "default": _error_response("An error: google.rpc.Status with grpc-gateway's HTTP status for its code."),
         }
         return operation
+
+
+_RETRYABLE = {
+    "429": "RESOURCE_EXHAUSTED: the caller is over a limit (or Encord's); wait Retry-After seconds.",
+    "503": "UNAVAILABLE: the gateway or Encord cannot serve the call now; wait Retry-After seconds.",
+}
+
+
+def _error_response(description: str, retry_after: bool = False) -> Schema:
+    response: Schema = {"description": description, "content": {JSON: {"schema": _ref(STATUS_SCHEMA)}}}
+    if retry_after:
+        response["headers"] = {RETRY_AFTER_HEADER: copy.deepcopy(_RETRY_AFTER_RESPONSE_HEADER)}
+    return response
 
 
 def operation_id(spec: OperationSpec, binding_index: int) -> str:
@@ -403,11 +464,20 @@ def build_openapi(specs: Mapping[str, OperationSpec], comments: Mapping[str, str
     comments = _packaged_comments() if comments is None else comments
     builder = _Builder(comments)
     builder.schemas.message_ref(status_pb2.Status.DESCRIPTOR)
-    builder.schemas.schemas[STATUS_SCHEMA].setdefault(
-        "description",
-        "The error model of gRPC and of this REST API: a gRPC status code, a message, and details such as "
-        "google.rpc.ErrorInfo (reason, domain, metadata), google.rpc.BadRequest and google.rpc.RetryInfo.",
+    status_schema = builder.schemas.schemas[STATUS_SCHEMA]
+    status_schema["description"] = (
+        "The error model of gRPC and of this REST API: the gRPC status `code` (a number), a `message` for "
+        "people, and `details`. Every error has a google.rpc.ErrorInfo: branch on its `reason` (stable, "
+        "UPPER_SNAKE); its `domain` says who refused the call (`gateway.encord-gateway.dev`: the gateway, "
+        "`api.encord.com`: Encord). Bad input adds google.rpc.BadRequest (one violation per field), limits "
+        "add google.rpc.RetryInfo. The HTTP status follows grpc-gateway's mapping of the code."
     )
+    details = [builder.schemas.message_ref(message) for message in _ERROR_DETAILS]
+    status_schema["properties"]["details"] = {
+        "type": "array",
+        "items": {"anyOf": [*details, copy.deepcopy(_WELL_KNOWN["google.protobuf.Any"])]},
+        "description": "Typed details, each with its `@type` (type.googleapis.com/google.rpc.ErrorInfo, ...).",
+    }
     paths: dict[str, dict[str, Schema]] = {DOCUMENT_PATH: {"get": _document_operation()}}
     services: set[str] = set()
     for spec in sorted(specs.values(), key=lambda s: s.full_name):
@@ -434,12 +504,17 @@ def build_openapi(specs: Mapping[str, OperationSpec], comments: Mapping[str, str
             "description": "REST/JSON transcoding of the gateway's gRPC API. Request bodies accept proto field "
             "names or their lowerCamelCase JSON names; responses use the proto field names.",
         },
+        "servers": copy.deepcopy(SERVERS),
         "tags": tags,
         "security": [{SECURITY_SCHEME: []}],
         "paths": {path: dict(sorted(paths[path].items())) for path in sorted(paths)},
         "components": {
             "securitySchemes": {
-                SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "description": "A caller token (egw_...)."}
+                SECURITY_SCHEME: {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A caller token (egw_...), sent as `authorization: Bearer <token>`.",
+                }
             },
             "schemas": dict(sorted(builder.schemas.schemas.items())),
         },

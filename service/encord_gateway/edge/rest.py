@@ -32,6 +32,7 @@ from ..operations.catalog import HttpRule, OperationSpec
 from ..operations.descriptors import MessageDescriptor, has_option, option
 from ..operations.engine import Outcome
 from ..operations.wiremap import FREE_FORM
+from . import conventions, docs
 from .chain import CallChain, Peer, RequestReader
 from .httpserver import RestLimits, error_response
 from .openapi import DOCUMENT_PATH, build_openapi, operation_id
@@ -298,6 +299,8 @@ async def status_errors(request: web.Request, handler: Any) -> web.StreamRespons
                 reason="METHOD_NOT_ALLOWED",
             )
         )
+    except web.HTTPRedirection:
+        raise  # a redirect (GET / → /docs) is an answer, not an error
     except web.HTTPException as exc:
         code = grpc.StatusCode.INVALID_ARGUMENT if exc.status < 500 else grpc.StatusCode.INTERNAL
         return error_response(GatewayError(code, exc.reason, reason="MALFORMED_HTTP_REQUEST"))
@@ -328,4 +331,6 @@ def build_app(specs: dict[str, OperationSpec], chain: CallChain, limits: RestLim
         return web.Response(text=document, content_type="application/json")
 
     app.add_routes([web.get(DOCUMENT_PATH, openapi, name="openapi")])
+    docs.install(app)  # /docs: Swagger UI over the document
+    conventions.install(app, specs)  # Retry-After, 405 + Allow, Request-Timeout, CORS, GET /, Server
     return app

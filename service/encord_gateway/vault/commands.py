@@ -10,7 +10,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from encord_gateway.vault import audit
 from encord_gateway.vault.credentials import RESOURCE_SCOPES, Vault, key_is_encrypted
@@ -36,6 +36,60 @@ def vault_dir(explicit: Path | None = None) -> Path:
     return explicit if explicit is not None else data_dir() / VAULT_SUBDIR
 
 
+CREATE_FLAG = "--create-data-dir"
+OUTPUTS = ("table", "json")
+
+
+class MissingDataDir(VaultError):
+    """The data directory does not exist and the command was not told to create it."""
+
+
+def require_data_dir(directory: Path, create: bool) -> Path:
+    """`directory`, which must exist: a mistyped path must not silently start an empty vault elsewhere."""
+    if not directory.is_dir():
+        if not create:
+            raise MissingDataDir(
+                f"data directory {directory} does not exist; pass {CREATE_FLAG} to create it "
+                f"(or point ${DATA_DIR_ENV} or --data-dir at the existing one)"
+            )
+        directory.mkdir(parents=True, mode=0o700)
+    return directory
+
+
+def checked_vault_dir(args: argparse.Namespace) -> Path:
+    """The command's vault directory, whose data directory (its parent) must exist unless --create-data-dir."""
+    directory = vault_dir(args.vault_dir)
+    require_data_dir(directory.parent, getattr(args, "create_data_dir", False))
+    return directory
+
+
+def add_create_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(CREATE_FLAG, action="store_true", help="create the data directory if it does not exist")
+
+
+def add_output_flag(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--output",
+        choices=OUTPUTS,
+        default=default,
+        help=f"table (tab-separated, a header line) or json (default {default})",
+    )
+
+
+def emit(rows: Sequence[dict[str, Any]], columns: Sequence[str], output: str) -> None:
+    """Rows as a JSON array, or as a tab-separated table of `columns` under an upper-case header."""
+    if output == "json":
+        print(json.dumps(list(rows), indent=2, sort_keys=True))
+        return
+    print("\t".join(column.upper().replace("_", " ") for column in columns))
+    for row in rows:
+        print("\t".join("-" if row.get(column) in (None, "", []) else _cell(row[column]) for column in columns))
+
+
+def _cell(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+
+
 # Generic only to type checkers; a string keeps the runtime from subscripting it.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -54,12 +108,13 @@ def register(subparsers: Subparsers) -> Subparsers:
         ),
     )
     add.add_argument("--org", required=True, help="organisation name")
-    add.add_argument("--key-file", required=True, type=Path, help="private key file to import")
+    add.add_argument("--key-file", required=True, type=Path, help="private key file to import (OpenSSH or PEM)")
     _vault_dir_argument(add)
     add.set_defaults(func=_add_org_key)
 
     listing = commands.add_parser("list", help="list stored organisation keys (metadata only)")
     _vault_dir_argument(listing)
+    add_output_flag(listing, "table")
     listing.set_defaults(func=_list)
 
     status = commands.add_parser("status", help="seal state, backend, key terms and encryption count")
@@ -78,10 +133,11 @@ def register(subparsers: Subparsers) -> Subparsers:
     credentials.add_argument("--org", default=None, help="only this organisation")
     credentials.add_argument("--page-size", type=int, default=100, help="records fetched per page")
     _vault_dir_argument(credentials)
+    add_output_flag(credentials, "table")
     credentials.set_defaults(func=_list_credentials)
 
     revoke = commands.add_parser("revoke", help="revoke a credential by id (its secret is destroyed)")
-    revoke.add_argument("credential_id", metavar="ID")
+    revoke.add_argument("credential_id", metavar="ID", help="the credential's id (see `vault list-credentials`)")
     _vault_dir_argument(revoke)
     revoke.set_defaults(func=_revoke)
 
@@ -95,7 +151,7 @@ def register(subparsers: Subparsers) -> Subparsers:
         ),
     )
     api_key.add_argument("--org", required=True, help="organisation name")
-    api_key.add_argument("--resource-type", required=True, choices=sorted(RESOURCE_SCOPES))
+    api_key.add_argument("--resource-type", required=True, choices=sorted(RESOURCE_SCOPES), help="what the key opens")
     api_key.add_argument("--resource", required=True, help="project or dataset hash")
     api_key.add_argument("--scopes", required=True, help="comma-separated scopes, e.g. label.read,label.write")
     api_key.add_argument("--key-file", default="-", help="file holding the key (default: standard input)")
@@ -122,7 +178,7 @@ def register_audit(subparsers: Subparsers) -> None:
     listing.add_argument("path", nargs="?", type=Path, default=None, help="audit log (default as for verify)")
     listing.set_defaults(func=_audit_list)
     hashing = commands.add_parser("hash", help="the HMAC of a value as it appears in the audit log")
-    hashing.add_argument("value")
+    hashing.add_argument("value", help="a caller, organisation or credential id, as it was logged")
     hashing.add_argument("--audit-file", type=Path, default=None, help="audit log whose salt to use")
     hashing.set_defaults(func=_audit_hash)
 
@@ -134,6 +190,7 @@ def _vault_dir_argument(parser: argparse.ArgumentParser) -> None:
         default=None,
         help=f"vault directory (default: ${DATA_DIR_ENV}/vault, or {DEFAULT_DATA_DIR}/vault)",
     )
+    add_create_flag(parser)
 
 
 def fail(message: str) -> int:
@@ -160,7 +217,7 @@ def _add_org_key(args: argparse.Namespace) -> int:
         return fail(f"cannot read key file {args.key_file}: {exc.strerror}")
     try:
         passphrase = read_passphrase(args.key_file, text)
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             info = vault.add_org_key(args.org, text, passphrase)
     except (VaultError, sqlite3.Error, OSError) as exc:
         return fail(str(exc))
@@ -179,26 +236,31 @@ def _add_org_key(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     try:
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             keys = vault.list_org_keys()
     except (VaultError, sqlite3.Error, OSError) as exc:
         return fail(str(exc))
-    if not keys:
+    if not keys and args.output == "table":
         print("no organisation keys in the vault", file=sys.stderr)
         return 0
-    print("ORGANISATION\tCREDENTIAL\tSTATE\tCREATED\tFINGERPRINT\tPUBLIC KEY HEX")
-    for info in keys:
-        created = info.created_at.isoformat(timespec="seconds")
-        print(
-            f"{info.organisation}\t{info.credential_id}\t{info.state}\t{created}\t"
-            f"{info.fingerprint}\t{info.public_key_hex}"
-        )
+    rows = [
+        {
+            "organisation": info.organisation,
+            "credential": info.credential_id,
+            "state": info.state,
+            "created": info.created_at.isoformat(timespec="seconds"),
+            "fingerprint": info.fingerprint,
+            "public_key_hex": info.public_key_hex,
+        }
+        for info in keys
+    ]
+    emit(rows, ["organisation", "credential", "state", "created", "fingerprint", "public_key_hex"], args.output)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     try:
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             status = vault.status()
     except (VaultError, sqlite3.Error, OSError) as exc:
         return fail(str(exc))
@@ -215,7 +277,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     try:
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             term = vault.rotate_key()
     except (VaultError, sqlite3.Error, OSError) as exc:
         return fail(str(exc))
@@ -226,7 +288,7 @@ def _rotate(args: argparse.Namespace) -> int:
 
 def _rewrap(args: argparse.Namespace) -> int:
     try:
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             result = vault.rewrap()
             term = vault.key_term
     except (VaultError, sqlite3.Error, OSError) as exc:
@@ -239,7 +301,7 @@ def _rewrap(args: argparse.Namespace) -> int:
 
 def _list_credentials(args: argparse.Namespace) -> int:
     try:
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             page = vault.list_credentials(args.org, page_size=args.page_size)
             credentials = list(page.credentials)
             while page.next_page_token:
@@ -247,24 +309,33 @@ def _list_credentials(args: argparse.Namespace) -> int:
                 credentials.extend(page.credentials)
     except (VaultError, sqlite3.Error, OSError) as exc:
         return fail(str(exc))
-    if not credentials:
+    if not credentials and args.output == "table":
         print("no credentials in the vault", file=sys.stderr)
         return 0
-    print("ORGANISATION\tCREDENTIAL\tKIND\tSTATE\tCREATED\tLAST USED\tDETAIL")
+    rows = []
     for info in credentials:
-        created = info.created_at.isoformat(timespec="seconds")
-        used = info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else "-"
         if info.resource_type:
             detail = f"{info.resource_type}/{info.resource_hash} scopes={','.join(info.scopes)}"
         else:
             detail = f"{info.fingerprint} {info.public_key_hex}"
-        print(f"{info.organisation}\t{info.credential_id}\t{info.kind}\t{info.state}\t{created}\t{used}\t{detail}")
+        rows.append(
+            {
+                "organisation": info.organisation,
+                "credential": info.credential_id,
+                "kind": info.kind,
+                "state": info.state,
+                "created": info.created_at.isoformat(timespec="seconds"),
+                "last_used": info.last_used_at.isoformat(timespec="seconds") if info.last_used_at else None,
+                "detail": detail,
+            }
+        )
+    emit(rows, ["organisation", "credential", "kind", "state", "created", "last_used", "detail"], args.output)
     return 0
 
 
 def _revoke(args: argparse.Namespace) -> int:
     try:
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             info = vault.revoke_credential(args.credential_id)
     except (VaultError, sqlite3.Error, OSError) as exc:
         return fail(str(exc))
@@ -288,7 +359,7 @@ def _add_api_key(args: argparse.Namespace) -> int:
     scopes = [scope.strip() for scope in args.scopes.split(",") if scope.strip()]
     try:
         key = _read_api_key(args.key_file)
-        with Vault.open(vault_dir(args.vault_dir)) as vault:
+        with Vault.open(checked_vault_dir(args)) as vault:
             info = vault.register_resource_api_key(args.org, args.resource_type, args.resource, key, scopes)
     except (VaultError, sqlite3.Error, OSError) as exc:
         return fail(str(exc))
