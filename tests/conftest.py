@@ -80,6 +80,12 @@ class Sandbox:
         assert status == 201, body
         return list(body["data_rows"])
 
+    def create_workflow_template(self, title: str, stages: list[dict[str, Any]]) -> str:
+        """A workflow template made as in Encord's web app (control API); its uuid for U-01's template id."""
+        status, body = self.control("POST", "/sandbox/v1/workflow-templates", {"title": title, "stages": stages})
+        assert status == 201, body
+        return str(body["uuid"])
+
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

@@ -85,11 +85,6 @@ def test_the_stand_in_entries_are_exactly_these() -> None:
     """
     stand_ins = {key for key, op in routing.V1.items() if not op.modelled}
     assert stand_ins == {
-        ("project", "labelrowmetadata", "GET"),
-        ("project", "labelrow", "GET"),
-        ("project", "labelrow", "PUT"),
-        ("project", "labelrow", "POST"),
-        ("project", "labellog", "GET"),
         ("project", "labelingalgorithm", "POST"),
         ("dataset", "datasetlinkitems", "POST"),
     }

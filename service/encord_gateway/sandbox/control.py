@@ -1,5 +1,5 @@
-"""The control API standing in for Encord's web app: register users' keys, seed data units, health, the request
-log, faults."""
+"""The control API standing in for Encord's web app: register users' keys, seed data units, make workflow
+templates, health, the request log, faults."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from encord_gateway.upstream.signing import KeyFormatError, describe_public_key,
 
 from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .domains.datasets import Dataset, add_data_unit, data_row_v1
+from .domains.projects import create_workflow_template
 from .domains.users import register_key
 from .errors import ApiError
 from .faults import FaultError, parse_fault
@@ -67,6 +68,26 @@ async def seed_data_units(request: web.Request) -> web.Response:
     return web.json_response({"data_rows": [data_row_v1(r, client_metadata=True) for r in rows]}, status=201)
 
 
+async def create_template(request: web.Request) -> web.Response:
+    """Make a workflow template as Encord's workflow editor would: `{"title", "stages": [{"key", "stageType",
+    "title", and per type "next" | "approve" + "reject" | "pathways": [{"title", "to"}], "annotators"?}]}`, the
+    first stage being where tasks start; 201 `{"uuid", "title", "stages"}`. Projects name it as U-01's
+    `workflow_template_id`."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return _bad_request('the body must be JSON: {"title": ..., "stages": [...]}')
+    if not isinstance(body, dict) or not isinstance(body.get("title"), str):
+        return _bad_request("'title' is required")
+    store = request.app[STORE]
+    try:
+        with store.transaction():
+            template = create_workflow_template(store, body["title"], body.get("stages"))
+    except ApiError as error:
+        return _bad_request(error.message)
+    return web.json_response({"uuid": template.uuid, "title": template.title, "stages": template.stages}, status=201)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -104,6 +125,7 @@ async def clear_faults(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
     app.router.add_post("/sandbox/v1/datasets/{dataset_hash}/data-units", seed_data_units)
+    app.router.add_post("/sandbox/v1/workflow-templates", create_template)
     app.router.add_get("/sandbox/v1/health", health)
     app.router.add_get("/sandbox/v1/requests", list_requests)
     app.router.add_delete("/sandbox/v1/requests", clear_requests)

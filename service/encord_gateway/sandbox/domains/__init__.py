@@ -4,8 +4,8 @@ Each module owns its record kinds, rules, wire shapes and handlers, and declares
 (context, query_type, query_method) → V1Operation) and `V2` (a tuple of V2Route); routing merges them.
 """
 
-from . import apikeys, datasets, label_rows, ontologies, projects, users
+from . import analytics, apikeys, datasets, label_rows, ontologies, projects, users, workflow
 
-DOMAINS = (users, ontologies, datasets, projects, apikeys, label_rows)
+DOMAINS = (users, ontologies, datasets, projects, apikeys, analytics, workflow, label_rows)
 
 __all__ = ["DOMAINS"]
