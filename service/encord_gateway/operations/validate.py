@@ -1,4 +1,4 @@
-"""Request validation declared in the proto: REQUIRED fields (google.api.field_behavior) and formats."""
+"""Request validation declared in the proto: REQUIRED fields (google.api.field_behavior), formats and size bounds."""
 
 from __future__ import annotations
 
@@ -57,6 +57,27 @@ def _length(field: FieldDescriptor) -> Check:
     return check
 
 
+def _size(value: object) -> int:
+    """What `max_bytes` bounds: a bytes value's length, a message's (a label document's) serialized size."""
+    if isinstance(value, message.Message):
+        return value.ByteSize()
+    return len(value)  # type: ignore[arg-type]
+
+
+def _max_bytes(field: FieldDescriptor, limit: int) -> Check:
+    def check(msg: message.Message) -> list[tuple[str, str]]:
+        if not is_set(msg, field):
+            return []
+        values = getattr(msg, field.name) if field.is_repeated else [getattr(msg, field.name)]
+        return [
+            (f"{field.name}[{i}]" if field.is_repeated else field.name, f"is larger than {limit} bytes")
+            for i, value in enumerate(values)
+            if _size(value) > limit
+        ]
+
+    return check
+
+
 @cache
 def checks_for(msg_descriptor: MessageDescriptor) -> tuple[Check, ...]:
     checks: list[Check] = []
@@ -68,6 +89,8 @@ def checks_for(msg_descriptor: MessageDescriptor) -> tuple[Check, ...]:
             checks.append(_uuid(field))
         if field.type == descriptor.FieldDescriptor.TYPE_STRING:
             checks.append(_length(field))
+        if limit := option(options, options_pb2.max_bytes):
+            checks.append(_max_bytes(field, int(limit)))
     return tuple(checks)
 
 
