@@ -708,3 +708,89 @@ def test_after_faults_are_cleared_the_same_calls_succeed_and_no_failure_was_cach
     assert rest_get_project(gw, project_hash).status == 200
     created = projects.CreateProject(projects_pb2.CreateProjectRequest(title=title + "-2"), metadata=md, timeout=10)
     assert created.project_hash
+
+
+# --- streams: deadlines, cancellation, metrics and audit as for unary calls -----------------------------------
+
+
+def samples(gw: GatewayProcess, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels`."""
+    total = 0.0
+    for family in text_string_to_metric_families(gw.metrics()):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
+def handled_streams(gw: GatewayProcess, code: str) -> float:
+    return samples(
+        gw, "grpc_server_handled_total", grpc_type="server_stream", grpc_method="StreamProjects", grpc_code=code
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, bound: float = 10.0) -> None:
+    """Poll until `condition` holds (the gateway reports in its metrics); fail after `bound` seconds."""
+    deadline = time.monotonic() + bound
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {bound}s: {what}"
+        time.sleep(0.02)
+
+
+def test_a_stream_stops_at_the_callers_deadline_when_encord_stalls(
+    upstream: Sandbox, kit: GatewayKit, gw: GatewayProcess, projects: projects_pb2_grpc.ProjectServiceStub
+) -> None:
+    add_fault(upstream, V2_PROJECT_LIST, delay_seconds=20)
+    before = handled_streams(gw, "DEADLINE_EXCEEDED")
+    started = time.monotonic()
+
+    details = grpc_failure(
+        kit,
+        lambda: list(projects.StreamProjects(projects_pb2.ListProjectsRequest(), metadata=gw.auth_metadata, timeout=1)),
+    )
+
+    assert details.code == "DEADLINE_EXCEEDED", details
+    assert time.monotonic() - started < 10  # the 20 s stall was not waited out
+    wait_for(lambda: handled_streams(gw, "DEADLINE_EXCEEDED") == before + 1, "the stream counted DEADLINE_EXCEEDED")
+
+
+def test_a_stream_the_caller_cancels_is_counted_and_audited_as_cancelled(
+    upstream: Sandbox, gw: GatewayProcess, projects: projects_pb2_grpc.ProjectServiceStub
+) -> None:
+    add_fault(upstream, V2_PROJECT_LIST, delay_seconds=20)
+    started = samples(gw, "grpc_server_started_total", grpc_type="server_stream", grpc_method="StreamProjects")
+    cancelled = handled_streams(gw, "CANCELLED")
+    uses = samples(gw, "encord_gateway_credential_uses_total", grpc_code="CANCELLED")
+
+    stream = projects.StreamProjects(projects_pb2.ListProjectsRequest(), metadata=gw.auth_metadata, timeout=30)
+    wait_for(
+        lambda: (
+            samples(gw, "grpc_server_started_total", grpc_type="server_stream", grpc_method="StreamProjects")
+            == started + 1
+        ),
+        "the gateway started the stream",
+    )
+    stream.cancel()
+
+    wait_for(lambda: handled_streams(gw, "CANCELLED") == cancelled + 1, "the stream counted CANCELLED")
+    wait_for(
+        lambda: samples(gw, "encord_gateway_credential_uses_total", grpc_code="CANCELLED") == uses + 1,
+        "the credential use recorded (metrics and audit share the report) as CANCELLED",
+    )
+
+
+def test_a_finished_stream_is_counted_ok_with_one_credential_use(
+    gw: GatewayProcess, projects: projects_pb2_grpc.ProjectServiceStub
+) -> None:
+    title = f"stream-ok-{uuid.uuid4().hex[:10]}"
+    projects.CreateProject(projects_pb2.CreateProjectRequest(title=title), metadata=gw.auth_metadata, timeout=10)
+    ok = handled_streams(gw, "OK")
+    uses = samples(gw, "encord_gateway_credential_uses_total", grpc_code="OK")
+
+    streamed = list(
+        projects.StreamProjects(projects_pb2.ListProjectsRequest(title_eq=title), metadata=gw.auth_metadata, timeout=10)
+    )
+
+    assert [p.title for p in streamed] == [title]
+    assert handled_streams(gw, "OK") == ok + 1
+    assert samples(gw, "encord_gateway_credential_uses_total", grpc_code="OK") == uses + 1

@@ -3,7 +3,8 @@
 The gateway is prepared as the integration suite prepares its gateways (`add_organisation`,
 `launch_gateway` from tests/integration/conftest.py, loaded here by path: pytest imports every
 conftest under the same module name, so it cannot simply be imported), except that its upstream is
-the recorder, which forwards to the session's sandbox.
+the recorder, which forwards to the session's sandbox. Resource API keys reach its vault through
+the CLI (`vault add-api-key`), as an operator registers them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -60,6 +61,16 @@ def wire(
     data_dir.mkdir()
     tenant = helpers.add_organisation(sandbox, directory, data_dir, f"wire-{uuid.uuid4().hex[:8]}")
     gateway = helpers.launch_gateway(recorder.url, directory, data_dir, [tenant])
+
+    def register_api_key(resource_type: str, resource_hash: str, api_key: str, scopes: Sequence[str]) -> None:
+        """`encord-gateway vault add-api-key`, the key on standard input (never on the command line)."""
+        added = helpers.run_cli(
+            "vault", "add-api-key", "--org", tenant.organisation, "--resource-type", resource_type,
+            "--resource", resource_hash, "--scopes", ",".join(scopes), "--vault-dir", str(data_dir / "vault"),
+            input=api_key,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stderr
+
     try:
         with gateway.channel() as channel:
             yield WireSides(
@@ -68,6 +79,7 @@ def wire(
                 metadata=gateway.auth_metadata,
                 public_key_hex=tenant.user.public_key_hex,
                 recorder=recorder,
+                register_api_key=register_api_key,
             )
     finally:
         gateway.stop()

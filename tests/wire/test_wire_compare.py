@@ -66,6 +66,23 @@ def v2_request(
     return RecordedRequest(method, target, tuple(headers), body)
 
 
+API_KEY_BODY = b'{"query_type": "apikeymeta", "query_method": "GET", "values": {"uid": null, "payload": null}}'
+
+
+def api_key_request(api_key: str = "k3y-of-the-project", body: bytes = API_KEY_BODY) -> RecordedRequest:
+    """A v1 call with a resource API key as §2.2 lays it out: the raw key, ResourceID only."""
+    headers = (
+        ("Accept", "application/json"),
+        ("Accept-Encoding", "gzip"),
+        ("Content-Type", "application/json"),
+        ("ResourceID", PROJECT),
+        ("Authorization", api_key),
+        ("User-Agent", "encord-sdk-python"),
+        ("X-Cloud-Trace-Context", f"{'ab' * 16}/1;o=1"),
+    )
+    return RecordedRequest("POST", "/public", headers, body)
+
+
 def with_header(request: RecordedRequest, name: str, value: str | None) -> RecordedRequest:
     """`request` with header `name` replaced (or removed, for None)."""
     headers = [(k, v) for k, v in request.headers if k.lower() != name.lower()]
@@ -123,6 +140,35 @@ def test_a_signature_by_another_key_is_reported(key: Ed25519PrivateKey) -> None:
     assert signature_problems(v2_request(stranger), public_hex(key))
 
 
+def test_an_api_key_call_is_unsigned_and_passes_whoever_the_organisation_is(key: Ed25519PrivateKey) -> None:
+    assert signature_problems(api_key_request(), public_hex(key)) == []
+    assert signature_problems(
+        with_header(api_key_request(), "Authorization", f"{'0' * 64}:{'0' * 128}"), public_hex(key)
+    )
+    assert signature_problems(with_header(api_key_request(), "Authorization", None), public_hex(key))
+
+
+def test_equal_api_key_calls_pass_and_the_key_is_never_shown(key: Ed25519PrivateKey) -> None:
+    assert wire_differences([api_key_request()], [api_key_request()], public_hex(key))[0] == []
+
+    with pytest.raises(AssertionError) as failure:
+        assert_same_wire([api_key_request()], [api_key_request("another-k3y")], public_hex(key))
+
+    assert "k3y" not in str(failure.value)
+
+
+def test_api_keys_are_compared_even_when_bodies_are_compared_as_parsed_json(key: Ed25519PrivateKey) -> None:
+    compact = API_KEY_BODY.replace(b", ", b",").replace(b": ", b":")
+
+    same_key, _ = wire_differences([api_key_request()], [api_key_request(body=compact)], public_hex(key), parsed=True)
+    other_key, rows = wire_differences(
+        [api_key_request()], [api_key_request("another-k3y", compact)], public_hex(key), parsed=True
+    )
+
+    assert same_key == []
+    assert other_key and "authorization" in rows[0]
+
+
 # ---- equal conversations pass ---------------------------------------------------------------
 
 
@@ -172,6 +218,18 @@ MUTATIONS: dict[str, Mutation] = {
         v2_request(k),
         with_header(v2_request(k), "Authorization", "Bearer x"),
         "authorization",
+    ),
+    "v1 API key": lambda k: (api_key_request(), api_key_request("another-k3y"), "authorization"),
+    "v1 API key where the SDK signed": lambda k: (v1_request(k, API_KEY_BODY), api_key_request(), "authorization"),
+    "v1 signature where the SDK sent an API key": lambda k: (
+        api_key_request(),
+        v1_request(k, API_KEY_BODY),
+        "authorization",
+    ),
+    "v1 API key with a ResourceType": lambda k: (
+        api_key_request(),
+        with_header(api_key_request(), "ResourceType", "project"),
+        "resourcetype",
     ),
     "v1 Authorization over equal bodies": lambda k: (
         v1_request(k),
@@ -223,6 +281,21 @@ def test_a_mask_hides_a_randomised_value_and_nothing_else(key: Ed25519PrivateKey
 
     assert equal == []
     assert any("body differs after masking" in problem for problem in different)
+
+
+def test_a_mask_keeps_the_key_order_compared_unless_the_body_is_free_form(key: Ed25519PrivateKey) -> None:
+    reordered = v1_request(
+        key,
+        b'{"query_type": "labelingalgorithm", "query_method": "POST", "values": {"payload": {"frames": 3}, "uid": "b"}}',
+    )
+
+    ordered, rows = wire_differences([interpolation(key, "a")], [reordered], public_hex(key), ("values.uid",))
+    free_form, _ = wire_differences(
+        [interpolation(key, "a")], [reordered], public_hex(key), ("values.uid",), parsed=True
+    )
+
+    assert any("(in key order)" in problem for problem in ordered) and "body" in rows[0]
+    assert free_form == []
 
 
 def test_a_mask_that_matches_nothing_fails(key: Ed25519PrivateKey) -> None:

@@ -3,6 +3,7 @@
 The SDK's requests are the reference. What must match: method, path and query string (exact bytes),
 body (exact bytes, or parsed JSON after masking), and the headers Encord reads (§2.2, §3.3 of the wire
 document). User-Agent and X-Cloud-Trace-Context differ by design and are shown, never compared.
+A v1 call made with a resource API key carries that key unsigned, so it must be the SDK's key.
 Signatures are verified here with `cryptography` alone, not with the gateway's own signing code, so a
 mistake shared by signer and sandbox verifier cannot hide.
 """
@@ -104,8 +105,19 @@ def signature_problems(request: RecordedRequest, public_key_hex: str) -> list[st
     return [f"{request.path} is neither a v1 nor a v2 endpoint"]
 
 
+def is_api_key_call(request: RecordedRequest) -> bool:
+    """A v1 call made with a resource API key (§2.2): the raw key as Authorization, which has no `:`.
+
+    Such a call carries no signature to verify; its Authorization must instead equal the other side's
+    (compare_pair compares it whatever the bodies)."""
+    authorization = request.header("Authorization")
+    return api_of(request) == "v1" and bool(authorization) and ":" not in (authorization or "")
+
+
 def _v1_problems(request: RecordedRequest, public_key_hex: str) -> list[str]:
-    """§2.4: `<pubhex>:<hex of Ed25519 over SHA-256(body)>`."""
+    """§2.4: `<pubhex>:<hex of Ed25519 over SHA-256(body)>`; a resource API key is unsigned (see is_api_key_call)."""
+    if is_api_key_call(request):
+        return []
     authorization = request.header("Authorization") or ""
     key_hex, _, signature_hex = authorization.partition(":")
     if key_hex != public_key_hex:
@@ -184,7 +196,7 @@ def compare_pair(
             notes.append(f"{row} differs")
     bodies_equal = reference.body == candidate.body
     if masks or (parsed and not bodies_equal):
-        note = _masked_body_note(reference, candidate, masks)
+        note = _masked_body_note(reference, candidate, masks, parsed)
         if note is not None:
             rows.add("body")
             notes.append(note)
@@ -198,20 +210,33 @@ def compare_pair(
         if _header_value(reference, name) != _header_value(candidate, name):
             rows.add(name.lower())
             notes.append(f"header {name} differs")
-    if api == "v1" and bodies_equal and reference.header("Authorization") != candidate.header("Authorization"):
+    authorizations_differ = reference.header("Authorization") != candidate.header("Authorization")
+    if api == "v1" and authorizations_differ and (is_api_key_call(reference) or is_api_key_call(candidate)):
+        rows.add("authorization")
+        notes.append("v1 Authorization differs: an API-key call must send the same key as the SDK")
+    elif api == "v1" and bodies_equal and authorizations_differ:
         rows.add("authorization")
         notes.append("v1 Authorization differs although the bodies are byte-equal (same key, deterministic Ed25519)")
     return PairResult(frozenset(rows), tuple(notes))
 
 
-def _masked_body_note(reference: RecordedRequest, candidate: RecordedRequest, masks: Sequence[str]) -> str | None:
+def _masked_body_note(
+    reference: RecordedRequest, candidate: RecordedRequest, masks: Sequence[str], parsed: bool
+) -> str | None:
+    """Masks hide values, not order: a masked body must keep the SDK's key order unless it is `parsed`
+    (free-form members, whose key order is the gateway's own choice)."""
     if not (_is_json(reference.body) and _is_json(candidate.body)):
         return "body: a masked comparison needs both bodies to be JSON"
     masked_ours, _ = apply_masks(json.loads(reference.body), masks)
     masked_theirs, _ = apply_masks(json.loads(candidate.body), masks)
-    if masked_ours == masked_theirs:
+    if parsed and masked_ours == masked_theirs:
         return None
-    return "body differs after masking " + ", ".join(masks) if masks else "body differs as parsed JSON"
+    if not parsed and json.dumps(masked_ours) == json.dumps(masked_theirs):
+        return None
+    if not masks:
+        return "body differs as parsed JSON"
+    order = "" if parsed or masked_ours != masked_theirs else " (in key order)"
+    return f"body differs after masking {', '.join(masks)}{order}"
 
 
 def wire_differences(

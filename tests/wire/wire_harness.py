@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -33,6 +33,8 @@ class WireSides:
     metadata: tuple[tuple[str, str], ...]
     public_key_hex: str
     recorder: RecordingUpstream
+    # Stores a resource API key in the gateway's vault, as an operator does: (resource type, hash, key, scopes).
+    register_api_key: Callable[[str, str, str, Sequence[str]], None]
 
     @staticmethod
     def unique(prefix: str) -> str:
@@ -58,7 +60,9 @@ class WireCase:
     `rpc` is "Service.Method" in encord.gateway.v1; `proves` the catalogue IDs (of that RPC) this case
     shows the gateway sends correctly. `setup` runs once, unrecorded; `sdk` is the reference action;
     `request` builds the gateway's request message. `masks` name body values the SDK randomises
-    (dotted JSON paths, `*` for every element; see wire_compare.apply_masks). `free_form` says the
+    (dotted JSON paths, `*` for every element; see wire_compare.apply_masks). `restore` runs between
+    the two sides, unrecorded, and undoes what the SDK's action changed that the gateway would read
+    (P-13 appends to the editor it reads: both sides must start from the same one). `free_form` says the
     body carries a google.protobuf.Struct (an ontology structure, a label document): Struct keeps no
     key order, so the gateway sends its keys sorted (always the same bytes) and bodies are compared
     as parsed JSON, signatures still verified on both sides.
@@ -72,9 +76,10 @@ class WireCase:
     setup: Callable[[WireSides], Given] = field(default=lambda sides: {})  # nothing to prepare
     masks: tuple[str, ...] = ()
     free_form: bool = False
+    restore: Callable[[WireSides, Given], object] = field(default=lambda sides, given: None)  # nothing to undo
     gateway_status: str = "OK"
-    """The gRPC status the gateway's call ends with. A case that repeats a create Encord allows once (a
-    label row per data unit, L-04) compares the repeat's request; Encord's refusal of it is expected."""
+    """The gRPC status the gateway's call ends with. A case that repeats a create Encord allows once and that
+    nothing can undo (a label row per data unit, L-04) compares the repeat's request; its refusal is expected."""
 
     @property
     def full_name(self) -> str:
@@ -128,5 +133,7 @@ def record(sides: WireSides, case: WireCase) -> Recorded:
     sides.recorder.clear()
     case.sdk(sides, given)
     reference = sides.recorder.take()
+    case.restore(sides, given)
+    sides.recorder.clear()
     call_gateway(sides, case, given)
     return Recorded(reference, sides.recorder.take())

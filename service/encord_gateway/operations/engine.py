@@ -28,7 +28,7 @@ from ..upstream.errors import malformed, upstream_error
 from .catalog import OperationSpec
 from .descriptors import member, set_member
 from .paging import PagePosition, decode_token, encode_token, upstream_next_token
-from .plan import LAST, CallPlan, StepPlan
+from .plan import ANSWER, EACH, ITEM, LAST, CallPlan, ForEach, StepPlan, build_object
 from .refs import MISSING, Scope
 from .wiremap import MalformedUpstreamResult, decode_value
 
@@ -188,6 +188,10 @@ class Engine:
     ) -> AsyncIterator[message.Message]:
         """Run the steps in order; yields what emitting steps produce when `emit_class` is given."""
         for step in plan.steps:
+            if step.for_each is not None:
+                async for item in self._each(plan, step, run, ctx, credential, emit_class):
+                    yield item
+                continue
             if not step.runs(run.scope):
                 continue
             while True:
@@ -204,6 +208,49 @@ class Engine:
                 await _pause(started, ctx, plan, step)
             if step.require is not None and step.require.resolve(run.scope) is MISSING:
                 raise GatewayError(grpc.StatusCode.NOT_FOUND, step.require_message, reason="NOT_FOUND")
+
+    async def _each(
+        self,
+        plan: CallPlan,
+        step: StepPlan,
+        run: _Run,
+        ctx: CallContext,
+        credential: Credential,
+        emit_class: type[message.Message] | None,
+    ) -> AsyncIterator[message.Message]:
+        """A for_each step: one call per chunk of a list from an earlier answer, in order; with emit_fields, one
+        message per element of the list, joined with its chunk's answer."""
+        for_each = step.for_each
+        assert for_each is not None
+        values = _ordered(for_each, run.scope, plan)
+        scope, batch = run.scope, for_each.batch
+        size, start = batch.size or max(1, len(values)), 0
+        while start < len(values):
+            chunk = values[start : start + size]
+            scope.results[EACH] = chunk
+            answer: Any = MISSING
+            if step.runs(scope):
+                try:
+                    answer = await self._send(_build(plan, step, scope), credential, ctx)
+                except GatewayError as error:
+                    smaller = _smaller_chunk(error, batch.limit_error, batch.limit_key, batch.limit_fallback, size)
+                    if smaller is None:
+                        raise
+                    size = smaller
+                    continue
+            if step.name:
+                scope.results[step.name] = answer
+            run.last = answer if answer is not MISSING else run.last
+            if emit_class is not None and step.emit:
+                if for_each.emit_fields:
+                    for item in chunk:
+                        yield _joined(for_each, scope, item, answer, emit_class, step)
+                elif answer is not MISSING:
+                    for emitted in _emitted(step, run, answer, emit_class, plan):
+                        yield emitted
+            start += len(chunk)
+        for name in (EACH, ITEM, ANSWER):
+            scope.results.pop(name, None)
 
     async def _chunked(self, plan: CallPlan, request: message.Message, ctx: CallContext, credential: Credential) -> Any:
         """Split the chunked fields into calls of at most `size` items, in order; merge the answers."""
@@ -265,6 +312,13 @@ class Engine:
         page[paging.items] = remaining
         run = _Run(plan.scope(request), page)
         response = await self._respond(spec, plan, run, request, ctx)
+        # The page's items go into the declared field, whatever the rest of the mapping made of them.
+        try:
+            decoded = decode_value(spec.response_class, {paging.items_field.name: remaining})
+        except MalformedUpstreamResult as exc:
+            raise malformed(str(exc), label=spec.full_name) from None
+        response.ClearField(paging.items_field.name)
+        member(response, paging.items_field.name).extend(member(decoded, paging.items_field.name))
         set_member(response, "next_page_token", next_token)
         return response
 
@@ -438,6 +492,43 @@ async def _pause(started: float, ctx: CallContext, plan: CallPlan, step: StepPla
             label=f"{step.call.target} {step.call.method}",
         )
     await asyncio.sleep(wait)
+
+
+def _ordered(for_each: ForEach, scope: Scope, plan: CallPlan) -> list[Any]:
+    """The list a for_each step walks: ordered by its key, less what a resumed stream already sent."""
+    values = for_each.values.resolve(scope)
+    if values is MISSING or values is None:
+        return []
+    if not isinstance(values, list):
+        raise malformed(f"{for_each.values.text} is not a list", label=plan.steps[0].call.target)
+    if not for_each.key:
+        return values
+    key = for_each.key
+
+    def key_of(value: Any) -> str:
+        found = value.get(key) if isinstance(value, dict) else None
+        return found if isinstance(found, str) else ""
+
+    ordered = sorted(values, key=key_of)
+    if for_each.resume_field is not None:
+        after = str(member(scope.request, for_each.resume_field.name))
+        if after:
+            ordered = [value for value in ordered if key_of(value) > after]
+    return ordered
+
+
+def _joined(
+    for_each: ForEach, scope: Scope, item: Any, answer: Any, emit_class: type[message.Message], step: StepPlan
+) -> message.Message:
+    scope.results[ITEM] = item
+    if answer is MISSING:
+        scope.results.pop(ANSWER, None)
+    else:
+        scope.results[ANSWER] = answer
+    try:
+        return decode_value(emit_class, build_object(for_each.emit_fields, scope, camel=False, keep_nulls=False))
+    except MalformedUpstreamResult as exc:
+        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
 
 
 def _raise_union_error(plan: CallPlan, run: _Run, spec: OperationSpec) -> None:

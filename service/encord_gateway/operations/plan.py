@@ -18,6 +18,7 @@ from typing import Any
 from google.protobuf import descriptor, empty_pb2, message
 
 from .._generated.encord.gateway.v1 import options_pb2
+from ..errors import invalid_argument
 from ..upstream.calls import WireCall
 from .descriptors import FieldDescriptor, MessageDescriptor
 from .refs import MISSING, Condition, Reference, ReferenceError, Scope, parse_condition, parse_reference
@@ -38,6 +39,8 @@ V1_USER_PATH = "/public/user"
 V1_RESOURCE_PATH = "/public"
 V2_PREFIX = "/v2/public/"
 LAST = "_"  # scope name of the last answer, which `result_path` walks
+EACH, ITEM, ANSWER = "each", "item", "answer"  # what a for_each step's references see (see options.proto)
+RESERVED = frozenset({"request", LAST, EACH, ITEM, ANSWER})
 
 
 class PlanError(ValueError):
@@ -62,7 +65,10 @@ class Source:
             return encode_field(scope.request, self.field, camel, keep_nulls)
         if self.reference is not None:
             found = self.reference.resolve(Scope(scope.request, scope.encode_request_field, scope.results, camel))
-            return None if found is MISSING and keep_nulls else found
+            if found is MISSING:
+                return None if keep_nulls else MISSING
+            # A copy: the object built from it may be changed (`a.b+=...`), the answer it came from must not.
+            return copy.deepcopy(found)
         if self.literal is not MISSING:
             return copy.deepcopy(self.literal)
         if self.field is not None:
@@ -131,6 +137,14 @@ def parse_entry(raw: str, request: MessageDescriptor, camel: bool) -> Entry:
     if field is not None:
         return Entry((wire_key(field, camel),), Source(field=field, literal=literal))
     return Entry(tuple(name.split(".")), Source(literal=literal))
+
+
+def parse_result_entry(raw: str, response: MessageDescriptor, context: str) -> Entry:
+    """`field=$ref` of result_fields and emit_fields: a response field filled from a reference."""
+    name, sep, rest = raw.partition("=")
+    if not sep or not rest.startswith("$") or name not in response.fields_by_name:
+        raise PlanError(f"{context}: entries must be `<{response.full_name} field>=$ref`, not {raw!r}")
+    return Entry((name,), Source(reference=_reference(rest, f"{context} {raw!r}")))
 
 
 def _place(target: dict[str, Any], entry: Entry, value: Any) -> None:
@@ -221,12 +235,15 @@ class CallTemplate:
         context = f"{request.full_name} v1 {v1.query_type} {v1.query_method}"
         if not v1.query_type or v1.query_method not in ("GET", "POST", "PUT", "DELETE"):
             raise PlanError(f"{context}: a v1 call needs a query_type and GET, POST, PUT or DELETE")
+        whole = parse_source(v1.payload_field, request, camel, context) if v1.payload_field else None
+        if whole is not None and whole.field is not None and whole.field.is_repeated and v1.payload_fields:
+            raise PlanError(f"{context}: a list payload ({v1.payload_field}) cannot take payload_fields too")
         return cls(
             api="v1",
             method=v1.query_method,
             target=v1.query_type,
             entries=tuple(parse_entry(raw, request, camel) for raw in v1.payload_fields),
-            whole=parse_source(v1.payload_field, request, camel, context) if v1.payload_field else None,
+            whole=whole,
             uid=parse_source(v1.uid_field, request, False, context) if v1.uid_field else None,
             uid_generated=int(v1.uid_generated),
             keep_nulls=v1.keep_nulls,
@@ -293,6 +310,8 @@ class CallTemplate:
                 continue
             value = part.value(scope, camel=True, keep_nulls=False)
             if value is MISSING or value is None or value == "":
+                if part.field is not None:  # the caller left out what the path needs
+                    raise invalid_argument([(part.field.name, "is required")])
                 raise MalformedUpstreamResult("a path segment of the call has no value")
             segments.append(urllib.parse.quote(str(value), safe=""))
         return V2_PREFIX + "/".join(segments)
@@ -354,6 +373,27 @@ def call_template(holder: options_pb2.Operation | options_pb2.Step, request: Mes
 
 
 @dataclass(frozen=True)
+class ChunkPlan:
+    fields: tuple[FieldDescriptor, ...]
+    size: int
+    limit_error: str
+    limit_key: str
+    limit_fallback: int
+    merge_key: str
+
+
+@dataclass(frozen=True)
+class ForEach:
+    """A step run once per chunk of a list from an earlier answer (`$each` inside it)."""
+
+    values: Reference
+    batch: ChunkPlan
+    key: str  # the elements' ordering key; "" keeps the list's order
+    resume_field: FieldDescriptor | None
+    emit_fields: tuple[Entry, ...]  # one message per element, from `$item` and `$answer`
+
+
+@dataclass(frozen=True)
 class StepPlan:
     name: str
     call: CallTemplate
@@ -363,19 +403,10 @@ class StepPlan:
     repeat_until: Condition | None = None
     emit: bool = False
     emit_path: Reference | None = None
+    for_each: ForEach | None = None
 
     def runs(self, scope: Scope) -> bool:
         return all(condition.holds(scope) for condition in self.when)
-
-
-@dataclass(frozen=True)
-class ChunkPlan:
-    fields: tuple[FieldDescriptor, ...]
-    size: int
-    limit_error: str
-    limit_key: str
-    limit_fallback: int
-    merge_key: str
 
 
 @dataclass(frozen=True)
@@ -403,7 +434,9 @@ def _check_refs(references: Sequence[Reference | None], request: MessageDescript
                 raise PlanError(str(exc)) from None
 
 
-def _steps(operation: options_pb2.Operation, request: MessageDescriptor) -> tuple[StepPlan, ...]:
+def _steps(
+    operation: options_pb2.Operation, request: MessageDescriptor, response: MessageDescriptor
+) -> tuple[StepPlan, ...]:
     if not operation.steps:
         return (StepPlan("", call_template(operation, request)),)
     if operation.WhichOneof("call") is not None:
@@ -412,8 +445,10 @@ def _steps(operation: options_pb2.Operation, request: MessageDescriptor) -> tupl
     seen: set[str] = set()
     for step in operation.steps:
         context = f"{request.full_name} step {step.name!r}"
-        if not step.name or step.name in seen or step.name in ("request", LAST):
-            raise PlanError(f"{context}: steps need unique names other than 'request' and '_'")
+        if not step.name or step.name in seen or step.name in RESERVED:
+            raise PlanError(f"{context}: steps need unique names other than {', '.join(sorted(RESERVED))}")
+        for_each = _for_each(step, request, response, seen, context)
+        inside = seen | ({EACH} if for_each is not None else set())
         plan = StepPlan(
             name=step.name,
             call=call_template(step, request),
@@ -423,15 +458,45 @@ def _steps(operation: options_pb2.Operation, request: MessageDescriptor) -> tupl
             repeat_until=_condition(step.repeat_until, context) if step.repeat_until else None,
             emit=step.emit,
             emit_path=_reference(step.emit_path, context) if step.emit_path else None,
+            for_each=for_each,
         )
-        plan.call.check(request, seen)
-        _check_refs([c.reference for c in plan.when], request, seen)
+        plan.call.check(request, inside)
+        _check_refs([c.reference for c in plan.when], request, inside)
         seen.add(step.name)
         # The step's own answer may be named by its require/repeat/emit references.
         _check_refs([plan.require, plan.emit_path, plan.repeat_until.reference if plan.repeat_until else None],
                     request, seen)  # fmt: skip
+        if plan.repeat_until is not None and for_each is not None:
+            raise PlanError(f"{context}: a for_each step cannot also repeat")
         plans.append(plan)
     return tuple(plans)
+
+
+def _for_each(
+    step: options_pb2.Step, request: MessageDescriptor, response: MessageDescriptor, seen: set[str], context: str
+) -> ForEach | None:
+    if not step.for_each:
+        if step.emit_fields or step.HasField("batch") or step.for_each_key or step.resume_field:
+            raise PlanError(f"{context}: batch, for_each_key, resume_field and emit_fields need for_each")
+        return None
+    values = _reference(step.for_each, context)
+    _check_refs([values], request, seen)
+    batch = step.batch
+    resume = None
+    if step.resume_field:
+        resume = _field(request, step.resume_field, "resume field")
+        if resume.type != FD.TYPE_STRING or not step.for_each_key:
+            raise PlanError(f"{context}: resume_field must be a string field, with for_each_key")
+    emit_fields = tuple(parse_result_entry(raw, response, f"{context} emit_fields") for raw in step.emit_fields)
+    for entry in emit_fields:
+        _check_refs([entry.source.reference], request, seen | {step.name, EACH, ITEM, ANSWER})
+    return ForEach(
+        values=values,
+        batch=ChunkPlan((), batch.size, batch.limit_error, batch.limit_key, batch.limit_fallback or 1, ""),
+        key=step.for_each_key,
+        resume_field=resume,
+        emit_fields=emit_fields,
+    )
 
 
 def _field(msg: MessageDescriptor, name: str, what: str) -> FieldDescriptor:
@@ -479,7 +544,7 @@ class CallPlan:
         for reference in operation.references:
             if reference.field not in request.fields_by_name:
                 raise PlanError(f"{name} has no referenced field {reference.field}")
-        steps = _steps(operation, request)
+        steps = _steps(operation, request, response)
         names = {s.name for s in steps if s.name} | {LAST}
         if not operation.steps:
             steps[0].call.check(request, set())
@@ -491,13 +556,11 @@ class CallPlan:
             text = operation.result_path
             result_path = _reference(text if text.startswith("$") else f"${LAST}.{text}", name)
             _check_refs([result_path], request, names)
-        result_fields = tuple(parse_entry(raw, response, camel=False) for raw in operation.result_fields)
+        result_fields = tuple(
+            parse_result_entry(raw, response, f"{name} result_fields") for raw in operation.result_fields
+        )
         for entry in result_fields:
-            if entry.source.reference is None:
-                raise PlanError(f"{name}: result_fields entries must be `field=$ref`")
             _check_refs([entry.source.reference], request, names)
-            if entry.path[0] not in response.fields_by_name:
-                raise PlanError(f"{response.full_name} has no field {entry.path[0]}")
         error_path = _reference(f"${LAST}.{operation.error_path}", name) if operation.error_path else None
         return cls(
             operation=operation,
@@ -607,6 +670,10 @@ def _paging(
     token, size = _field(request, "page_token", "field"), _field(request, "page_size", "field")
     if token.type != FD.TYPE_STRING or size.type not in (FD.TYPE_INT32, FD.TYPE_UINT32):
         raise PlanError(f"{name}: page_token must be a string and page_size an int32")
+    if paging.size_param and not any(
+        e.source.field is not None and e.source.field.name == "page_size" for e in _query_entries(operation, request)
+    ):
+        raise PlanError(f"{name}: size_param {paging.size_param} needs a query entry for page_size")
     items_field = None
     if not streaming:
         items_field = _field(response, paging.items_field, "items field")
@@ -614,6 +681,12 @@ def _paging(
         if not items_field.is_repeated or next_token.type != FD.TYPE_STRING:
             raise PlanError(f"{response.full_name}: items must be repeated and next_page_token a string")
     return PagePlan(paging.items, items_field, paging.size_param, paging.max_page_size, paging.single_page)
+
+
+def _query_entries(operation: options_pb2.Operation, request: MessageDescriptor) -> tuple[Entry, ...]:
+    return (
+        tuple(parse_entry(raw, request, True) for raw in operation.v2.query_fields) if operation.HasField("v2") else ()
+    )
 
 
 def _long_poll(operation: options_pb2.Operation, request: MessageDescriptor) -> FieldDescriptor | None:

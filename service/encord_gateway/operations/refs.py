@@ -81,10 +81,19 @@ class Reference:
                 segment.value.check(request, earlier_steps)
 
 
+EVERY = "*"
+
+
 def _walk(value: Any, segments: tuple[Segment, ...], scope: Scope) -> Any:
-    for segment in segments:
+    for index, segment in enumerate(segments):
         if value is MISSING or value is None:
             return MISSING
+        if segment == EVERY:
+            if not isinstance(value, list):
+                return MISSING
+            rest = segments[index + 1 :]
+            found = (_walk(item, rest, scope) for item in value)
+            return [item for item in found if item is not MISSING and item is not None]
         if isinstance(segment, int):
             if not isinstance(value, list) or not -len(value) <= segment < len(value):
                 return MISSING
@@ -139,6 +148,7 @@ def _split_path(body: str, text: str) -> list[str]:
     return tokens
 
 
+EVERY_TOKEN = "[*]"
 _FILTER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)=([^\]]+)\]")
 
 
@@ -161,6 +171,8 @@ def parse_reference(text: str) -> Reference:
                 segments.append(Filter(key, None, _literal(raw, text)))
         elif re.fullmatch(r"-?\d+", token):
             segments.append(int(token))
+        elif token in (EVERY, EVERY_TOKEN):
+            segments.append(EVERY)
         elif re.fullmatch(r"[A-Za-z_@][A-Za-z0-9_\-]*", token):
             segments.append(token)
         else:
@@ -204,16 +216,38 @@ class Condition:
         return value is not MISSING and value in self.operand
 
 
+def _operator_at(text: str) -> tuple[int, str] | None:
+    """Where the condition's operator starts, looking outside JSON strings and brackets only."""
+    depth, quoted, escaped = 0, False, False
+    for index, char in enumerate(text):
+        if quoted:
+            quoted = char != '"' or escaped
+            escaped = char == "\\" and not escaped
+            continue
+        if char == '"':
+            quoted = True
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif depth == 0:
+            for operator in ("==", "!=", " in "):
+                if text.startswith(operator, index):
+                    return index, operator
+    return None
+
+
 def parse_condition(text: str) -> Condition:
     stripped = text.strip()
     if stripped.startswith("!"):
         return Condition(text, parse_reference(stripped[1:].strip()), "falsy")
-    for operator in ("==", "!=", " in "):
-        if operator in stripped:
-            left, right = stripped.split(operator, 1)
-            operand = _literal(right.strip(), text)
-            name = operator.strip()
-            if name == "in" and not isinstance(operand, list):
-                raise ReferenceError(f"{text!r}: 'in' needs a JSON list")
-            return Condition(text, parse_reference(left.strip()), name, operand)
-    return Condition(text, parse_reference(stripped), "truthy")
+    found = _operator_at(stripped)
+    if found is None:
+        return Condition(text, parse_reference(stripped), "truthy")
+    index, operator = found
+    left, right = stripped[:index], stripped[index + len(operator) :]
+    operand = _literal(right.strip(), text)
+    name = operator.strip()
+    if name == "in" and not isinstance(operand, list):
+        raise ReferenceError(f"{text!r}: 'in' needs a JSON list")
+    return Condition(text, parse_reference(left.strip()), name, operand)

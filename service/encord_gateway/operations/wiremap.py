@@ -141,7 +141,12 @@ def encode_message(msg: message.Message, camel: bool, keep_nulls: bool = False) 
         return [encode_field(msg, f, camel, keep_nulls) for f in sorted(fields, key=lambda f: f.number)]
     result: dict[str, Any] = {}
     for f in fields:
-        if f.has_presence and not f.is_repeated and not msg.HasField(f.name):
+        unset = f.has_presence and not f.is_repeated and not msg.HasField(f.name)
+        # An enum value without a wire value (the _UNSPECIFIED zero) is never sent, like an unset field.
+        unsent = (
+            f.type == FD.TYPE_ENUM and not f.is_repeated and getattr(msg, f.name) not in _enum_wire_values(f.enum_type)
+        )
+        if unset or unsent:
             if keep_nulls:
                 result[wire_key(f, camel)] = None
             continue
