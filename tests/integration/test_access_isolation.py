@@ -206,6 +206,8 @@ def _fill_required(msg: message.Message) -> None:
                 getattr(msg, field.name).append(value)
             else:
                 setattr(msg, field.name, value)
+        elif field.type == field.TYPE_ENUM and not field.is_repeated and not getattr(msg, field.name):
+            setattr(msg, field.name, next(v.number for v in field.enum_type.values if v.number != 0))
         elif field.type == field.TYPE_MESSAGE and field.is_repeated and not getattr(msg, field.name):
             _fill_required(getattr(msg, field.name).add())  # one plausible element of a required list
         elif field.type == field.TYPE_MESSAGE and not field.is_repeated and not msg.HasField(field.name):

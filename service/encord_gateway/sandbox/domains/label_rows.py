@@ -470,14 +470,14 @@ def v1_list_label_rows(call: V1Call) -> list[dict[str, Any]]:
     for data_hash, unit in units.items():
         rows: list[LabelRow | None] = list(by_unit.get(data_hash, [])) or [None]
         stage = stage_of(project, unit.task.stage_uuid) if unit.task is not None else None
-        for row in rows:
+        for label_row in rows:
             if (
-                (row is None and not uninitialised)
+                (label_row is None and not uninitialised)
                 or shadow == "SHADOW_DATA"
                 or (data_hashes is not None and data_hash not in data_hashes)
-                or (label_hashes is not None and (row is None or row.label_hash not in label_hashes))
-                or (edited_before is not None and (row is None or row.last_edited_at >= edited_before))
-                or (edited_after is not None and (row is None or row.last_edited_at <= edited_after))
+                or (label_hashes is not None and (label_row is None or label_row.label_hash not in label_hashes))
+                or (edited_before is not None and (label_row is None or label_row.last_edited_at >= edited_before))
+                or (edited_after is not None and (label_row is None or label_row.last_edited_at <= edited_after))
                 or (statuses is not None and task_status(project, unit) not in statuses)
                 or (title_eq is not None and unit.row.title != title_eq)
                 or (title_like is not None and not sql_like(unit.row.title, title_like))
@@ -485,7 +485,7 @@ def v1_list_label_rows(call: V1Call) -> list[dict[str, Any]]:
                 or (node_like is not None and (stage is None or not sql_like(stage["title"], node_like)))
             ):
                 continue
-            listed.append(metadata_v1(project, unit, row, branch=branch, **shape))
+            listed.append(metadata_v1(project, unit, label_row, branch=branch, **shape))
     return listed
 
 
@@ -526,9 +526,9 @@ def v1_get_label_rows(call: V1Call) -> Any:
         )
     documents = []
     for label_hash in dict.fromkeys(call.uid):
-        row = call.store.get(LabelRow, label_hash)
-        if row is not None and row.project_hash == project.hash and row.data_hash in units:
-            documents.append(document(row))
+        found = call.store.get(LabelRow, label_hash)
+        if found is not None and found.project_hash == project.hash and found.data_hash in units:
+            documents.append(document(found))
     return documents
 
 
@@ -568,10 +568,10 @@ def v1_save_label_rows(call: V1Call) -> bool:
     if isinstance(call.uid, str):
         label_hashes, documents = [call.uid], [payload]
     else:
-        label_hashes = call.uid
-        documents = payload.get("labels")
-        if not isinstance(label_hashes, list) or not isinstance(documents, list) or len(label_hashes) != len(documents):
+        label_hashes, many = call.uid, payload.get("labels")
+        if not isinstance(label_hashes, list) or not isinstance(many, list) or len(label_hashes) != len(many):
             raise invalid("uid must be a list of label hashes and 'labels' a list of as many documents")
+        documents = many
     validate = payloads.flag(payload, "validate_before_saving", default=False)
     for label_hash, document in zip(label_hashes, documents, strict=True):
         row = row_of(call.store, project, label_hash)

@@ -187,7 +187,8 @@ def create_project(
     # Every project follows a workflow (its template's, else Encord's default) but benchmark QA, the
     # legacy manual-QA kind that label statuses (P-22, P-23) drive instead.
     workflow = workflow_type != "benchmark"
-    stages, routes = [], {}
+    stages: list[dict[str, Any]] = []
+    routes: dict[str, dict[str, Any]] = {}
     if workflow:
         template = DEFAULT_TEMPLATE
         if workflow_template is not None:

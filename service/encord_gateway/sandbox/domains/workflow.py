@@ -534,7 +534,7 @@ def v2_label_review_actions(call: V2Call) -> Any:
     unit, dataset = _unit(call.store, project, task.data_hash)
     reviews = {r["reviewUuid"]: r for r in task.reviews}
     for action in _action_list(call):
-        review = reviews.get(action.get("reviewUuid"))  # type: ignore[arg-type]
+        review = reviews.get(str(action.get("reviewUuid")))
         if review is None:
             raise not_found("label review of the task", action.get("reviewUuid"))
         kind = action.get("action")
