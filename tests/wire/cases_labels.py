@@ -195,6 +195,15 @@ def bundled(given: Given, action: Any) -> None:
             action(row, bundle)
 
 
+def export_with_the_sdk(project: Any) -> list[Any]:
+    rows = sorted(project.list_label_rows_v2(), key=lambda row: row.data_hash)
+    with project.create_bundle() as bundle:
+        for row in rows:
+            if row.label_hash is not None:
+                row.initialise_labels(bundle=bundle)
+    return rows
+
+
 def ph(given: Given) -> str:
     return str(given["project"].project_hash)
 
@@ -265,6 +274,16 @@ LABEL_ROW_CASES = [
         setup=project_with_rows,
         sdk=lambda sides, given: given["project"].list_label_rows_v2(include_all_label_branches=True),
         request=lambda given: labels_pb2.ListLabelRowsRequest(project_hash=ph(given), include_all_label_branches=True),
+    ),
+    WireCase(
+        # The export the issue describes: list_label_rows_v2, then initialise_labels of every labelled row in
+        # one bundle (in data-hash order, the order the stream keeps so that it can resume).
+        name="StreamLabelRows as list_label_rows_v2 then bundled initialise_labels",
+        rpc="LabelService.StreamLabelRows",
+        proves=("L-01", "L-03"),
+        setup=lambda sides: project_with_rows(sides, spare=True),
+        sdk=lambda sides, given: export_with_the_sdk(given["project"]),
+        request=lambda given: labels_pb2.StreamLabelRowsRequest(project_hash=ph(given), include_documents=True),
     ),
     WireCase(
         name="GetLabelRow as the deprecated get_label_row",
