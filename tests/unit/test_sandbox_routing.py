@@ -85,7 +85,6 @@ def test_the_stand_in_entries_are_exactly_these() -> None:
     """
     stand_ins = {key for key, op in routing.V1.items() if not op.modelled}
     assert stand_ins == {
-        ("project", "labelingalgorithm", "POST"),
         ("dataset", "datasetlinkitems", "POST"),
     }
     assert [r.pattern for r in routing.V2 if not r.modelled] == []

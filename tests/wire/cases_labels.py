@@ -325,7 +325,7 @@ LABEL_ROW_CASES = [
         setup=lambda sides: project_with_rows(sides, spare=True),
         sdk=lambda sides, given: deprecated(lambda: given["project"].create_label_row(given["data"][2])),
         request=lambda given: labels_pb2.CreateLabelRowRequest(project_hash=ph(given), data_hash=given["data"][2]),
-        gateway_status="ALREADY_EXISTS",
+        gateway_fails="ALREADY_EXISTS",
     ),
     WireCase(
         name="CreateLabelRows as initialise_labels on an unlabelled row",

@@ -928,4 +928,11 @@ ONTOLOGY_CASES = [
     ),
 ]
 
-CASES = [*PROJECT_CASES, *DATASET_CASES, *ONTOLOGY_CASES, *__import__("cases_labels").CASES]
+CASES = [
+    *PROJECT_CASES,
+    *DATASET_CASES,
+    *ONTOLOGY_CASES,
+    *__import__("cases_jobs").CASES,
+    *__import__("cases_labels").CASES,
+    *__import__("cases_models").CASES,
+]

@@ -196,6 +196,8 @@ class Engine:
                 continue
             while True:
                 started = time.monotonic()
+                # A poll loop's wait is bounded by what is left of the deadline at each poll, not at the first.
+                run.scope.request = _prepared(plan, run.scope.request, ctx)
                 answer = await self._send(_build(plan, step, run.scope), credential, ctx)
                 if step.name:
                     run.scope.results[step.name] = answer
@@ -466,7 +468,28 @@ def _merge(answers: list[Any], merge_key: str, plan: CallPlan) -> Any:
         return {**(answers[-1] if isinstance(answers[-1], dict) else {}), merge_key: merged}
     if all(isinstance(answer, list) for answer in answers):
         return [item for answer in answers for item in answer]
+    if all(isinstance(answer, dict) for answer in answers):
+        return _merge_objects(answers)
     return answers[-1]
+
+
+def _merge_objects(answers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several answers to one chunked request as one: lists joined in order, counts added, the rest the last's."""
+    merged: dict[str, Any] = {}
+    for answer in answers:
+        for key, value in answer.items():
+            earlier = merged.get(key)
+            if isinstance(earlier, list) and isinstance(value, list):
+                merged[key] = earlier + value
+            elif _count(earlier) and _count(value):
+                merged[key] = earlier + value
+            else:
+                merged[key] = value
+    return merged
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _emitted(

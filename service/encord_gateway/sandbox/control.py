@@ -11,6 +11,7 @@ from encord_gateway.upstream.signing import KeyFormatError, describe_public_key,
 
 from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .domains.datasets import Dataset, add_data_unit, data_row_v1
+from .domains.ml_models import WEIGHTS_PATH, weights_file
 from .domains.projects import create_workflow_template
 from .domains.users import register_key
 from .errors import ApiError
@@ -122,6 +123,15 @@ async def clear_faults(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def download_weights(request: web.Request) -> web.Response:
+    """A trained model iteration's weights, at the link M-15 hands out: like a signed URL, no Encord credentials, the
+    link's token is the right to download; a wrong or stale link is refused as a storage provider would (403)."""
+    data = weights_file(request.app[STORE], request.match_info["training_uuid"], request.query.get("token", ""))
+    if data is None:
+        return web.json_response({"message": "the link is not valid"}, status=403)
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
     app.router.add_post("/sandbox/v1/datasets/{dataset_hash}/data-units", seed_data_units)
@@ -132,3 +142,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/faults", add_fault)
     app.router.add_get("/sandbox/v1/faults", list_faults)
     app.router.add_delete("/sandbox/v1/faults", clear_faults)
+    app.router.add_get(WEIGHTS_PATH + "/{training_uuid}", download_weights)

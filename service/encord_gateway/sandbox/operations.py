@@ -89,6 +89,16 @@ class NoContent:
 NO_CONTENT = NoContent()
 
 
+@dataclass(frozen=True)
+class Held:
+    """Marker result of a long poll (§4.5) whose answer is not final yet: the server may hold the call for up to
+    `hold_seconds`, running the handler again every little while until it answers something else, and
+    otherwise answers `body`."""
+
+    body: Any
+    hold_seconds: float
+
+
 @dataclass
 class V2Call:
     """One authenticated v2 call: `params` are the route's path parameters."""
@@ -99,6 +109,8 @@ class V2Call:
     query: Mapping[str, str]
     query_lists: Mapping[str, list[str]]
     body: Any
+    origin: str = ""
+    """Scheme and host the caller reached the sandbox at, for links the sandbox serves itself."""
 
     def json_object(self) -> dict[str, Any]:
         if not isinstance(self.body, dict):

@@ -17,7 +17,7 @@ from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .auth import Caller, authenticate_v1, authenticate_v2
 from .errors import ApiError, invalid
 from .faults import FAULT_ID, FaultTable, RequestFacts
-from .operations import NoContent, V2Call
+from .operations import Held, NoContent, V2Call, V2Route
 from .requestlog import OK, LoggedCall, RequestLog
 from .routing import Envelope
 from .store import Store
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Label documents and upload registrations can be large; Encord itself answers 413 far above aiohttp's 1 MiB.
 MAX_BODY_BYTES = 64 * 1024 * 1024
+HOLD_POLL_SECONDS = 0.1
+"""How often a held long poll runs its handler again to see whether the answer is final."""
 
 
 def _parse_json(body: bytes) -> Any:
@@ -123,8 +125,11 @@ async def v2_any(request: web.Request) -> web.StreamResponse:
                 query=request.query,
                 query_lists={k: request.query.getall(k) for k in request.query},
                 body=_parse_json(body) if body else None,
+                origin=f"{request.scheme}://{request.host}",
             )
             result, outcome = routing.dispatch_v2(route, call)
+        if isinstance(result, Held):
+            result, outcome = await _hold(store, route, call, result, outcome)
         response = web.Response(status=204) if isinstance(result, NoContent) else web.json_response(result)
     except ApiError as error:
         outcome = error.outcome
@@ -151,6 +156,19 @@ async def v2_any(request: web.Request) -> web.StreamResponse:
         )
     )
     return response
+
+
+async def _hold(store: Store, route: V2Route, call: V2Call, held: Held, outcome: str) -> tuple[Any, str]:
+    """A long poll (§4.5) holds the call: the handler runs again, each time in a transaction of its own (never one
+    held open while waiting), until it answers something final or the wait it asked for has passed."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + held.hold_seconds
+    result: Any = held
+    while isinstance(result, Held) and (remaining := until - loop.time()) > 0:
+        await asyncio.sleep(min(HOLD_POLL_SECONDS, remaining))
+        with store.transaction():
+            result, outcome = routing.dispatch_v2(route, call)
+    return (result.body if isinstance(result, Held) else result), outcome
 
 
 V2_PREFIX = "/v2/public/"

@@ -169,6 +169,9 @@ class UpstreamClient:
                 url,
                 data=call.body,
                 headers=self._headers(call, credential),
+                # A body-less POST (E-04's sync) goes as the SDK sends it: Content-Length 0 and no Content-Type,
+                # where aiohttp would add `application/octet-stream`.
+                skip_auto_headers=("Content-Type",) if call.body is None else (),
                 timeout=aiohttp.ClientTimeout(total=remaining),
                 allow_redirects=False,
             ) as response:

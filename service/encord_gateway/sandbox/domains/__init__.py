@@ -4,8 +4,36 @@ Each module owns its record kinds, rules, wire shapes and handlers, and declares
 (context, query_type, query_method) → V1Operation) and `V2` (a tuple of V2Route); routing merges them.
 """
 
-from . import analytics, apikeys, datasets, label_rows, ontologies, projects, users, workflow
+from . import (
+    active,
+    algorithms,
+    analytics,
+    apikeys,
+    datasets,
+    jobs,
+    label_rows,
+    ml_models,
+    models,
+    ontologies,
+    projects,
+    users,
+    workflow,
+)
 
-DOMAINS = (users, ontologies, datasets, projects, apikeys, analytics, workflow, label_rows)
+DOMAINS = (
+    users,
+    ontologies,
+    datasets,
+    projects,
+    apikeys,
+    analytics,
+    workflow,
+    label_rows,
+    jobs,
+    active,
+    algorithms,
+    ml_models,
+    models,
+)
 
 __all__ = ["DOMAINS"]

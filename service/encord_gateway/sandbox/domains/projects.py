@@ -12,9 +12,9 @@ from datetime import datetime
 from typing import Any
 
 from .. import payloads
-from ..errors import ApiError, invalid, not_found
+from ..errors import invalid, not_found
 from ..filters import V1_NAMES, V2_NAMES, ListFilter
-from ..operations import ANY_KEY, V1Call, V1Key, V1Operation, V2Call, V2Route, needs
+from ..operations import ANY_KEY, V1Call, V1Key, V1Operation, V2Call, V2Route
 from ..paging import page
 from ..records import new_hash, now, v1_time, v2_time
 from ..resources import Resource, add_members, listing, new_resource, visible
@@ -348,11 +348,6 @@ def v1_add_project_users(call: V1Call) -> list[dict[str, Any]]:
     return [{"user_email": e, "user_role": project.members[e], "project_hash": project.hash} for e in emails]
 
 
-def v1_run_labelling_algorithm(call: V1Call) -> Any:
-    """Not modelled: interpolation and box fitting (P-14, P-15)."""
-    raise ApiError("METHOD_NOT_ALLOWED_ERROR", "the sandbox does not implement this call")
-
-
 # ---- v2 handlers -------------------------------------------------------------------------------
 
 
@@ -386,9 +381,6 @@ V1: dict[V1Key, V1Operation] = {
     ("project", "projectdataset", "DELETE"): V1Operation(v1_remove_project_datasets, admin=True),  # P-06
     ("project", "projectusers", "POST"): V1Operation(v1_add_project_users, admin=True),  # P-07
     ("project", "project", "POST"): V1Operation(v1_replace_project_ontology, admin=True),  # P-13
-    ("project", "labelingalgorithm", "POST"): V1Operation(  # P-14, P-15
-        v1_run_labelling_algorithm, key=needs("algo.library"), modelled=False
-    ),
 }
 
 V2: tuple[V2Route, ...] = (
