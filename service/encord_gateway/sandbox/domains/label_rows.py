@@ -27,7 +27,7 @@ from ..resources import visible
 from ..store import Store, register_kind
 from .analytics import label_facts, record_event
 from .datasets import DataRow, Dataset, data_row_v1
-from .projects import Project, data_units_of, editor_of, stage_of
+from .projects import Project, data_unit_of, data_units_of, editor_of, stage_of
 from .users import User
 from .workflow import REVIEWING, Task, annotation_task_status, complete_task, project_tasks, reopen_task, task_of_unit
 
@@ -97,8 +97,22 @@ def corrupted(message: str) -> ApiError:
 
 
 def units_of(store: Store, project: Project) -> dict[str, Unit]:
+    """Every data unit of the project (for listings)."""
     tasks = {t.data_hash: t for t in project_tasks(store, project)}
     return {h: Unit(row, dataset, tasks.get(h)) for h, (row, dataset) in data_units_of(store, project).items()}
+
+
+def unit_of(store: Store, project: Project, data_hash: str) -> Unit | None:
+    """One data unit of the project, without listing the others (reads and writes of given rows)."""
+    found = data_unit_of(store, project, data_hash)
+    return Unit(found[0], found[1], task_of_unit(store, project, data_hash)) if found is not None else None
+
+
+def unit_of_row(store: Store, project: Project, row: LabelRow) -> Unit:
+    unit = unit_of(store, project, row.data_hash)
+    if unit is None:  # its data unit left the project
+        raise not_found("label row", row.label_hash)
+    return unit
 
 
 def _unit_hashes(row: DataRow) -> dict[str, int]:
@@ -404,12 +418,12 @@ def document_v1(
     }
 
 
-def classifications_v2(unit: Unit, row: LabelRow, content: LabelDocument) -> dict[str, Any]:
+def classifications_v2(data: DataRow, row: LabelRow, content: LabelDocument) -> dict[str, Any]:
     """L-14 entry."""
     return {
         "labelUuid": row.label_hash,
         "dataUuid": row.data_hash,
-        "dataTitle": unit.row.title,
+        "dataTitle": data.title,
         "branchName": row.branch_name,
         "classificationAnswers": content.classification_answers,
         "exportUuid": None,
@@ -504,18 +518,15 @@ def v1_get_label_rows(call: V1Call) -> Any:
     }
     for key in ("get_signed_url", "include_reviews", "include_export_history", "include_archived"):
         payloads.flag(f, key, default=False)  # accepted; media links are never signed here, reviews not exported
-    units = units_of(call.store, project)
 
-    def document(row: LabelRow) -> dict[str, Any]:
+    def document(row: LabelRow, unit: Unit) -> dict[str, Any]:
         content = call.store.get(LabelDocument, row.label_hash)
         assert content is not None
-        return document_v1(project, units[row.data_hash], row, content, **filters)
+        return document_v1(project, unit, row, content, **filters)
 
     if isinstance(call.uid, str):
         row = row_of(call.store, project, call.uid)
-        if row.data_hash not in units:
-            raise not_found("label row", call.uid)
-        return document(row)
+        return document(row, unit_of_row(call.store, project, row))
     if not isinstance(call.uid, list) or not all(isinstance(h, str) for h in call.uid):
         raise invalid("uid must be a label hash or a list of label hashes")
     if len(call.uid) > MAX_LABELS_PER_CALL:
@@ -527,8 +538,9 @@ def v1_get_label_rows(call: V1Call) -> Any:
     documents = []
     for label_hash in dict.fromkeys(call.uid):
         found = call.store.get(LabelRow, label_hash)
-        if found is not None and found.project_hash == project.hash and found.data_hash in units:
-            documents.append(document(found))
+        unit = unit_of(call.store, project, found.data_hash) if found and found.project_hash == project.hash else None
+        if found is not None and unit is not None:
+            documents.append(document(found, unit))
     return documents
 
 
@@ -538,19 +550,18 @@ def v1_create_label_rows(call: V1Call) -> Any:
     project = call.resource_as(Project)
     fields = call.fields
     payloads.flag(fields, "get_signed_url", default=False)
-    units = units_of(call.store, project)
     single = isinstance(call.uid, str)
     data_hashes = [call.uid] if single else call.uid
     if not isinstance(data_hashes, list) or not all(isinstance(h, str) for h in data_hashes):
         raise invalid("uid must be a data hash or a list of data hashes")
     branch = payloads.optional_text(fields, "branch_name") or MAIN
-    existing = {(r.data_hash, r.branch_name): r for r in rows_of(call.store, project)}
     documents = []
     for data_hash in dict.fromkeys(data_hashes):
-        unit = units.get(data_hash)
+        unit = unit_of(call.store, project, data_hash)
         if unit is None:
             raise not_found("data unit", data_hash)
-        row = existing.get((data_hash, branch))
+        on_unit = call.store.find(LabelRow, "data_hash", data_hash)
+        row = next((r for r in on_unit if r.project_hash == project.hash and r.branch_name == branch), None)
         if row is not None and single:
             raise ApiError("RESOURCE_EXISTS_ERROR", f"data unit {data_hash} already has a label row")
         row = row or create_row(call.store, project, call.user, unit.row, branch)
@@ -564,7 +575,6 @@ def v1_save_label_rows(call: V1Call) -> bool:
     """L-06 (a label hash, the document as payload) and L-07 (a list, `labels` in the same order)."""
     project = call.resource_as(Project)
     payload = call.fields
-    units = units_of(call.store, project)
     if isinstance(call.uid, str):
         label_hashes, documents = [call.uid], [payload]
     else:
@@ -575,9 +585,9 @@ def v1_save_label_rows(call: V1Call) -> bool:
     validate = payloads.flag(payload, "validate_before_saving", default=False)
     for label_hash, document in zip(label_hashes, documents, strict=True):
         row = row_of(call.store, project, label_hash)
-        if row.data_hash not in units:
-            raise not_found("label row", label_hash)
-        save_row(call.store, project, call.user, row, units[row.data_hash], document, validate=validate)
+        save_row(
+            call.store, project, call.user, row, unit_of_row(call.store, project, row), document, validate=validate
+        )
     return True
 
 
@@ -660,15 +670,15 @@ def v2_label_classifications(call: V2Call) -> dict[str, Any]:
     if len(label_uuids) > MAX_CLASSIFICATION_LABELS:
         raise invalid(f"at most {MAX_CLASSIFICATION_LABELS} labelUuids per call")
     branch = payloads.optional_text(body, "branchName") or MAIN
-    units = units_of(call.store, project)
     labels = []
     for label_hash in dict.fromkeys(label_uuids):
         row = call.store.get(LabelRow, label_hash)
-        if row is None or row.project_hash != project.hash or row.branch_name != branch or row.data_hash not in units:
+        if row is None or row.project_hash != project.hash or row.branch_name != branch:
             continue
+        found = data_unit_of(call.store, project, row.data_hash)
         content = call.store.get(LabelDocument, label_hash)
-        assert content is not None
-        labels.append(classifications_v2(units[row.data_hash], row, content))
+        if found is not None and content is not None:
+            labels.append(classifications_v2(found[0], row, content))
     return {"labels": labels}
 
 

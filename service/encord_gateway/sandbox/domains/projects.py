@@ -226,6 +226,15 @@ def data_units_of(store: Store, project: Project) -> dict[str, tuple[DataRow, Da
     }
 
 
+def data_unit_of(store: Store, project: Project, data_hash: str) -> tuple[DataRow, Dataset] | None:
+    """One data unit of the project, without listing the others; None when it is not the project's."""
+    row = store.get(DataRow, data_hash)
+    if row is None or row.dataset_hash not in project.dataset_hashes:
+        return None
+    dataset = store.get(Dataset, row.dataset_hash)
+    return (row, dataset) if dataset is not None else None
+
+
 def editor_of(store: Store, project: Project) -> dict[str, Any]:
     ontology = store.get(Ontology, project.ontology_hash)
     return ontology.editor if ontology is not None else {}

@@ -30,7 +30,7 @@ from ..resources import visible
 from ..store import Store, kind_named, register_kind
 from .analytics import label_facts, offset_page, raise_issue, record_event, resolve_review_issues
 from .datasets import DataRow, Dataset
-from .projects import Project, data_units_of, first_stage, stage_of
+from .projects import Project, data_unit_of, data_units_of, first_stage, stage_of
 from .users import User
 
 # ---- records -----------------------------------------------------------------------------------
@@ -102,6 +102,18 @@ def _stage(project: Project, stage_uuid: str) -> dict[str, Any]:
     return stage
 
 
+def _new_task(store: Store, project: Project, data_hash: str) -> Task:
+    """A data unit's task, new in the project's first stage."""
+    entry = first_stage(project)
+    assert entry is not None
+    at = now()
+    task = Task(
+        uuid=new_hash(), project_hash=project.hash, data_hash=data_hash, stage_uuid="", created_at=at, updated_at=at
+    )
+    enter_stage(store, project, task, entry["uuid"])
+    return task
+
+
 def project_tasks(store: Store, project: Project) -> list[Task]:
     """The project's tasks, one per data unit, in creation order; a unit new to the project gets its task now."""
     if project.project_type != "workflow":
@@ -109,35 +121,17 @@ def project_tasks(store: Store, project: Project) -> list[Task]:
     units = data_units_of(store, project)
     tasks = [t for t in store.children(Task, project.hash) if t.parent_uuid is None and t.data_hash in units]
     have = {t.data_hash for t in tasks}
-    entry = first_stage(project)
-    assert entry is not None
-    for data_hash in units:
-        if data_hash not in have:
-            at = now()
-            task = Task(
-                uuid=new_hash(),
-                project_hash=project.hash,
-                data_hash=data_hash,
-                stage_uuid="",
-                created_at=at,
-                updated_at=at,
-            )
-            enter_stage(store, project, task, entry["uuid"])
-            tasks.append(task)
-    return tasks
+    return tasks + [_new_task(store, project, data_hash) for data_hash in units if data_hash not in have]
 
 
 def task_of_unit(store: Store, project: Project, data_hash: str) -> Task | None:
-    """The task of one data unit (creating the project's missing tasks first)."""
-    project_tasks(store, project)
-    return next(
-        (
-            t
-            for t in store.find(Task, "data_hash", data_hash)
-            if t.project_hash == project.hash and t.parent_uuid is None
-        ),
-        None,
+    """The task of one data unit of a workflow project (made now if the unit is new), without listing the others."""
+    if project.project_type != "workflow" or data_unit_of(store, project, data_hash) is None:
+        return None
+    found = (
+        t for t in store.find(Task, "data_hash", data_hash) if t.project_hash == project.hash and not t.parent_uuid
     )
+    return next(found, None) or _new_task(store, project, data_hash)
 
 
 def subtasks_of(store: Store, task: Task) -> list[Task]:
@@ -207,10 +201,10 @@ def enter_stage(
 
 
 def _unit(store: Store, project: Project, data_hash: str) -> tuple[DataRow, Dataset]:
-    units = data_units_of(store, project)
-    if data_hash not in units:
+    found = data_unit_of(store, project, data_hash)
+    if found is None:
         raise not_found("data unit", data_hash)
-    return units[data_hash]
+    return found
 
 
 def journal_task(store: Store, project: Project, actor: User, action: str, task: Task, stage: dict[str, Any]) -> None:
@@ -483,7 +477,6 @@ def v2_list_stage_tasks(call: V2Call) -> dict[str, Any]:
 def v2_task_actions(call: V2Call) -> Any:
     project = _workflow_project(call)
     stage = _stage(project, call.params["stage_uuid"])
-    project_tasks(call.store, project)
     for action in _action_list(call):
         apply_action(call.store, project, call.user, stage, action)
     return NO_CONTENT
@@ -500,7 +493,6 @@ def v2_move_tasks(call: V2Call) -> Any:
     task_uuids = body.get("taskUuids")
     if not isinstance(task_uuids, list) or not all(isinstance(t, str) for t in task_uuids):
         raise invalid("'taskUuids' must be a list of task uuids")
-    project_tasks(call.store, project)
     for task_uuid in task_uuids:
         task = call.store.get(Task, task_uuid)
         if task is None or task.project_hash != project.hash or task.parent_uuid is not None:
