@@ -37,7 +37,7 @@ MAIN = "main"
 MAX_LABELS_PER_CALL = 1000  # labelrow GET with a list uid (§4.1 MULTI_LABEL_LIMIT_ERROR)
 MAX_CLASSIFICATION_LABELS = 1000  # L-14
 LABEL_STATUSES = ("NOT_LABELLED", "LABEL_IN_PROGRESS", "LABELLED", "REVIEW_IN_PROGRESS", "REVIEWED", "REVIEWED_TWICE")
-TASK_STATUSES = ("QUEUED", "ASSIGNED", "IN_REVIEW", "RETURNED", "COMPLETED")
+ANNOTATION_TASK_STATUSES = ("QUEUED", "ASSIGNED", "IN_REVIEW", "RETURNED", "COMPLETED")
 SHADOW_STATES = ("ALL_DATA", "SHADOW_DATA", "NOT_SHADOW_DATA")
 FRAME_BASED = ("VIDEO", "DICOM")  # labels keyed by frame number; other types label each image unit once
 
@@ -271,7 +271,7 @@ def save_row(
 
 
 def copy_to_branch(
-    store: Store, project: Project, user: User, source: str, target: str, overwrite: bool, rows: list[LabelRow]
+    store: Store, project: Project, user: User, target: str, overwrite: bool, rows: list[LabelRow]
 ) -> int:
     """L-15: copy rows' labels to the same data units on another branch; returns how many rows changed."""
     on_target = {r.data_hash: r for r in rows_of(store, project) if r.branch_name == target}
@@ -458,7 +458,7 @@ def v1_list_label_rows(call: V1Call) -> list[dict[str, Any]]:
         raise invalid("branch_name cannot be combined with include_all_label_branches")
     branch = branch or MAIN
     edited_before, edited_after = _moment(f, "edited_before"), _moment(f, "edited_after")
-    statuses = _optional_list(f, "label_statuses", TASK_STATUSES)
+    statuses = _optional_list(f, "label_statuses", ANNOTATION_TASK_STATUSES)
     shadow = payloads.optional_text(f, "shadow_data_state")
     if shadow is not None and shadow not in SHADOW_STATES:
         raise invalid(f"'shadow_data_state' must be one of {', '.join(SHADOW_STATES)}")
@@ -699,7 +699,7 @@ def v2_copy_branch(call: V2Call) -> dict[str, Any]:
     if data_uuids is not None:
         wanted = set(payloads.text_list(body, "dataUuids"))
         rows = [r for r in rows if r.data_hash in wanted]
-    return {"copiedCount": copy_to_branch(call.store, project, call.user, source, target, overwrite, rows)}
+    return {"copiedCount": copy_to_branch(call.store, project, call.user, target, overwrite, rows)}
 
 
 # ---- tables ------------------------------------------------------------------------------------
