@@ -86,6 +86,12 @@ class Sandbox:
         assert status == 201, body
         return str(body["uuid"])
 
+    def seed_storage_items(self, folder_uuid: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Items added to a storage folder as the web app's upload would (control API); their §7.10 items."""
+        status, body = self.control("POST", f"/sandbox/v1/storage/folders/{folder_uuid}/items", {"items": items})
+        assert status == 201, body
+        return list(body["items"])
+
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

@@ -17,6 +17,7 @@ from .cache.memory import ResponseCache
 from .config import Settings
 from .edge import grpc_server, rest, tls
 from .edge.chain import AuditSink, CallChain
+from .edge.httpserver import RestLimits, RestRunner
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
 from .operations.results import result_steps
@@ -53,7 +54,9 @@ class Gateway:
         self.vault = vault
         self.metrics = Metrics()
         self.specs: dict[str, OperationSpec] = load_catalog()
-        self.upstream = UpstreamClient(upstream_url, self.metrics)
+        self.upstream = UpstreamClient(
+            upstream_url, self.metrics, max_response_bytes=settings.upstream_max_response_bytes
+        )
         self.cache = ResponseCache(settings.cache_max_entries)
         self.resolver = CredentialResolver(vault)
         self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver))
@@ -94,8 +97,12 @@ class Gateway:
             raise OSError(f"cannot listen for gRPC on {address}: the address is in use or not available")
         await self._grpc.start()
         ssl_context = tls.rest_ssl_context(s) if s.tls else None
-        rest_port = await self._serve(rest.build_app(self.specs, self.chain), s.rest_port, ssl_context)
-        metrics_port = await self._serve(self._metrics_app(), s.metrics_port, None)
+        limits = RestLimits(
+            s.rest_header_timeout, s.rest_body_timeout, s.rest_max_body_bytes, s.rest_max_document_bytes
+        )
+        rest_runner = RestRunner(rest.build_app(self.specs, self.chain, limits), limits, self._rest_rejected)
+        rest_port = await self._serve(rest_runner, s.rest_port, ssl_context)
+        metrics_port = await self._serve(web.AppRunner(self._metrics_app(), access_log=None), s.metrics_port, None)
         self.started = True
         await self._health_changed()
         self._unsealer = asyncio.create_task(self._keep_unsealing())
@@ -121,8 +128,10 @@ class Gateway:
                     await self._health_changed()
             await asyncio.sleep(self.settings.unseal_interval)
 
-    async def _serve(self, app: web.Application, port: int, ssl_context: object) -> int:
-        runner = web.AppRunner(app, access_log=None)
+    def _rest_rejected(self, reason: str) -> None:
+        self.metrics.http_rejected.labels(reason).inc()
+
+    async def _serve(self, runner: web.AppRunner, port: int, ssl_context: object) -> int:
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, port, reuse_port=False, ssl_context=ssl_context)  # type: ignore[arg-type]
         await site.start()

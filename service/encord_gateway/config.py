@@ -31,6 +31,13 @@ def _seconds(name: str, default: str) -> float:
     return value
 
 
+def _bytes(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    if not raw.isdigit() or int(raw) < 1024:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be a number of bytes (at least 1024), not {raw!r}")
+    return int(raw)
+
+
 def _path(name: str) -> Path | None:
     value = _env(name, "")
     return Path(value) if value else None
@@ -71,6 +78,20 @@ class Settings:
     certificate it signed, mapped to a caller (ENCORD_GATEWAY_TLS_CLIENT_CA)."""
     unseal_interval: float = 5.0
     """Seconds between attempts to unseal a sealed vault (ENCORD_GATEWAY_UNSEAL_INTERVAL)."""
+    rest_header_timeout: float = 15.0
+    """Seconds a REST connection may take to send a request's headers, counted from when it opens or
+    answered its previous request; idle keep-alive connections close after this long too
+    (ENCORD_GATEWAY_REST_HEADER_TIMEOUT)."""
+    rest_body_timeout: float = 30.0
+    """Seconds a REST request's whole body may take to arrive (ENCORD_GATEWAY_REST_BODY_TIMEOUT)."""
+    rest_max_body_bytes: int = 1024 * 1024
+    """Largest REST request body of an ordinary method (ENCORD_GATEWAY_REST_MAX_BODY_BYTES)."""
+    rest_max_document_bytes: int = 32 * 1024 * 1024
+    """Largest REST request body of a method that carries documents (label rows, ontology structures)
+    or file bytes (ENCORD_GATEWAY_REST_MAX_DOCUMENT_BYTES)."""
+    upstream_max_response_bytes: int = 32 * 1024 * 1024
+    """Most bytes read of one Encord answer; a longer one is refused, not buffered
+    (ENCORD_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES)."""
 
     @property
     def tls(self) -> bool:
@@ -80,6 +101,7 @@ class Settings:
     def from_env(cls) -> Settings:
         default_timeout = _seconds("DEFAULT_TIMEOUT", "30")
         unseal_interval = _seconds("UNSEAL_INTERVAL", "5")
+        defaults = cls()
         return cls(
             host=_env("HOST", "127.0.0.1"),
             grpc_port=_port("GRPC_PORT", 50051),
@@ -95,6 +117,11 @@ class Settings:
             tls_cert_file=_path("TLS_CERT"),
             tls_key_file=_path("TLS_KEY"),
             tls_client_ca_file=_path("TLS_CLIENT_CA"),
+            rest_header_timeout=_seconds("REST_HEADER_TIMEOUT", str(defaults.rest_header_timeout)),
+            rest_body_timeout=_seconds("REST_BODY_TIMEOUT", str(defaults.rest_body_timeout)),
+            rest_max_body_bytes=_bytes("REST_MAX_BODY_BYTES", defaults.rest_max_body_bytes),
+            rest_max_document_bytes=_bytes("REST_MAX_DOCUMENT_BYTES", defaults.rest_max_document_bytes),
+            upstream_max_response_bytes=_bytes("UPSTREAM_MAX_RESPONSE_BYTES", defaults.upstream_max_response_bytes),
         )
 
     def check(self) -> None:

@@ -47,6 +47,11 @@ def client(sandbox: Sandbox, user: SandboxUser) -> EncordUserClient:
 
 
 @pytest.fixture
+def other_client(sandbox: Sandbox, make_user: Callable[[], SandboxUser]) -> EncordUserClient:
+    return EncordUserClient.create_with_ssh_private_key(make_user().openssh, domain=sandbox.url)
+
+
+@pytest.fixture
 def project(client: EncordUserClient, sandbox: Sandbox) -> tuple[Project, dict[str, str]]:
     """A project over a dataset holding a 10-frame video and an image; their data hashes by title."""
     dataset = client.create_dataset("Curated", StorageLocation.CORD_STORAGE)
@@ -61,9 +66,12 @@ def project(client: EncordUserClient, sandbox: Sandbox) -> tuple[Project, dict[s
 # ---- Index collections (E-05) ----------------------------------------------------------------------
 
 
-def test_index_collection_is_created_filled_listed_and_emptied(client: EncordUserClient) -> None:
-    collection = client.create_collection(FOLDER, "Night shots", "dark frames")
-    items = [str(uuid.uuid4()) for _ in range(3)]
+def test_index_collection_is_created_filled_listed_and_emptied(client: EncordUserClient, sandbox: Sandbox) -> None:
+    folder = client.create_storage_folder("Index root")
+    items = [i["uuid"] for i in sandbox.seed_storage_items(str(folder.uuid), [
+        {"name": f"night-{n}.jpg", "item_type": "image"} for n in range(3)
+    ])]  # fmt: skip
+    collection = client.create_collection(str(folder.uuid), "Night shots", "dark frames")
 
     added = collection.add_items(items)
     again = collection.add_items(items[:1])  # adding twice keeps one
@@ -73,14 +81,29 @@ def test_index_collection_is_created_filled_listed_and_emptied(client: EncordUse
     assert (collection.name, collection.description, str(collection.top_level_folder_uuid)) == (
         "Night shots",
         "dark frames",
-        FOLDER,
+        str(folder.uuid),
     )
     assert added.failed_items == [] and again.failed_items == []
-    assert [type(i) for i in listed] == [StorageItemInaccessible] * 3
     assert [str(i.uuid) for i in listed] == items
+    assert not any(isinstance(i, StorageItemInaccessible) for i in listed)  # the caller's own items, in full
     assert len(removed.failed_items) == 1 and str(removed.failed_items[0]) != items[1]
     assert [str(i.uuid) for i in collection.list_items_include_inaccessible()] == [items[0], items[2]]
-    assert list(collection.list_items()) == []  # nothing is accessible without storage items
+    assert [i.name for i in collection.list_items()] == ["night-0.jpg", "night-2.jpg"]
+
+
+def test_items_of_another_user_are_inaccessible_and_unknown_ones_fail(
+    client: EncordUserClient, other_client: EncordUserClient, sandbox: Sandbox
+) -> None:
+    theirs = other_client.create_storage_folder("Theirs")
+    (their_item,) = sandbox.seed_storage_items(str(theirs.uuid), [{"name": "private.jpg", "item_type": "image"}])
+    collection = client.create_collection(FOLDER, "Mixed")
+
+    added = collection.add_items([their_item["uuid"], str(uuid.uuid4())])
+
+    assert len(added.failed_items) == 1  # an unknown UUID is no storage item
+    listed = list(collection.list_items_include_inaccessible())
+    assert [type(i) for i in listed] == [StorageItemInaccessible]
+    assert list(collection.list_items()) == []
 
 
 def test_index_collections_list_by_folder_and_by_uuid_across_pages(client: EncordUserClient) -> None:

@@ -31,7 +31,7 @@ from encord_gateway._generated.encord.gateway.v1 import (
 )
 from encord_gateway.operations.catalog import OperationSpec, load_catalog
 from google.api import field_behavior_pb2
-from google.protobuf import duration_pb2, json_format, message
+from google.protobuf import descriptor, duration_pb2, json_format, message
 
 if TYPE_CHECKING:
     from conftest import GatewayKit, GatewayProcess, HttpReply, Sandbox, Stubs, Tenant
@@ -45,6 +45,12 @@ KIND_OF = {
     options_pb2.RESOURCE_TYPE_STORAGE_FOLDER: "storage_folder",
 }
 NEVER = {"INTERNAL", "UNKNOWN", "DATA_LOSS"}
+INTEGER_TYPES = {
+    descriptor.FieldDescriptor.TYPE_INT32,
+    descriptor.FieldDescriptor.TYPE_INT64,
+    descriptor.FieldDescriptor.TYPE_UINT32,
+    descriptor.FieldDescriptor.TYPE_UINT64,
+}
 
 
 @dataclass
@@ -208,11 +214,27 @@ def _fill_required(msg: message.Message) -> None:
                 getattr(msg, field.name).append(value)
             else:
                 setattr(msg, field.name, value)
-        elif field.type == field.TYPE_ENUM and not field.is_repeated and not getattr(msg, field.name):
-            setattr(msg, field.name, next(v.number for v in field.enum_type.values if v.number))
+        elif field.type in INTEGER_TYPES and not field.is_repeated and not getattr(msg, field.name):
+            setattr(msg, field.name, 1)
+        elif field.type == field.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
+            entries = getattr(msg, field.name)
+            if not entries:
+                value = field.message_type.fields_by_name["value"]
+                if value.type == value.TYPE_MESSAGE:
+                    _fill_required(entries[str(uuid.uuid4())])
+                else:
+                    entries[str(uuid.uuid4())] = "isolation probe"
+        elif field.type == field.TYPE_MESSAGE and field.is_repeated and not getattr(msg, field.name):
+            _fill_required(getattr(msg, field.name).add())
+        elif field.type == field.TYPE_ENUM and not getattr(msg, field.name):
+            value = next(v.number for v in field.enum_type.values if v.number != 0)
+            if field.is_repeated:
+                getattr(msg, field.name).append(value)
+            else:
+                setattr(msg, field.name, value)
         elif field.type == field.TYPE_BYTES and not field.is_repeated and not getattr(msg, field.name):
             setattr(msg, field.name, b"isolation probe")
-        elif field.cpp_type in (field.CPPTYPE_INT32, field.CPPTYPE_DOUBLE) and not getattr(msg, field.name):
+        elif field.cpp_type == field.CPPTYPE_DOUBLE and not field.is_repeated and not getattr(msg, field.name):
             setattr(msg, field.name, 1)
         elif field.type == field.TYPE_MESSAGE and not field.is_repeated and not msg.HasField(field.name):
             child = getattr(msg, field.name)

@@ -171,6 +171,8 @@ def test_the_upstream_error_alert_leaves_out_exactly_the_reasons_about_the_calle
         {"UPSTREAM_TIMEOUT": grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNREACHABLE": grpc.StatusCode.UNAVAILABLE}
     )
     reasons["UPSTREAM_MALFORMED_RESPONSE"] = grpc.StatusCode.UNAVAILABLE
+    reasons["UPSTREAM_RESPONSE_TOO_LARGE"] = grpc.StatusCode.RESOURCE_EXHAUSTED
+    reasons["UNRECOGNISED_UPSTREAM_ERROR"] = grpc.StatusCode.UNKNOWN
 
     (pattern,) = (
         value

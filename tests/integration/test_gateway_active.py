@@ -16,6 +16,8 @@ from encord_gateway._generated.encord.gateway.v1 import (
     active_pb2_grpc,
     datasets_pb2,
     projects_pb2,
+    storage_pb2,
+    storage_pb2_grpc,
 )
 from google.protobuf import json_format, struct_pb2
 
@@ -48,6 +50,16 @@ def index_filters(metric: str) -> dict[str, Any]:
     }
 
 
+@pytest.fixture
+def folder_items(gateway: GatewayProcess, channel: grpc.Channel, sandbox: Sandbox) -> tuple[str, list[str]]:
+    """A top-level folder of the gateway's organisation holding three image items: (folder, item UUIDs)."""
+    storage = storage_pb2_grpc.StorageServiceStub(channel)
+    request = storage_pb2.CreateStorageFolderRequest(name=f"index-{uuid.uuid4().hex[:8]}")
+    folder = storage.CreateStorageFolder(request, metadata=gateway.auth_metadata).uuid
+    seeded = sandbox.seed_storage_items(folder, [{"name": f"n{i}.jpg", "item_type": "image"} for i in range(3)])
+    return folder, [item["uuid"] for item in seeded]
+
+
 def upstream_reads(sandbox: Sandbox, path: str) -> int:
     return sum(1 for e in sandbox.requests_log() if e["method"] == "GET" and e["path"] == f"/v2/public/{path}")
 
@@ -74,10 +86,10 @@ def project(
 
 
 def test_an_index_collection_is_made_filled_paged_and_deleted(
-    gateway: GatewayProcess, index: active_pb2_grpc.IndexServiceStub
+    gateway: GatewayProcess, index: active_pb2_grpc.IndexServiceStub, folder_items: tuple[str, list[str]]
 ) -> None:
     md = gateway.auth_metadata
-    folder = str(uuid.uuid4())
+    folder, items = folder_items
     created = index.CreateIndexCollection(
         active_pb2.CreateIndexCollectionRequest(top_level_folder_uuid=folder, name="Night", description="dark"),
         metadata=md,
@@ -85,10 +97,11 @@ def test_an_index_collection_is_made_filled_paged_and_deleted(
     index.CreateIndexCollection(
         active_pb2.CreateIndexCollectionRequest(top_level_folder_uuid=folder, name="Day"), metadata=md
     )
-    items = [str(uuid.uuid4()) for _ in range(3)]
+    missing = str(uuid.uuid4())
 
     added = index.AddIndexCollectionItems(
-        active_pb2.AddIndexCollectionItemsRequest(collection_uuid=created.uuid, item_uuids=items), metadata=md
+        active_pb2.AddIndexCollectionItemsRequest(collection_uuid=created.uuid, item_uuids=[*items, missing]),
+        metadata=md,
     )
     first = index.ListIndexCollections(
         active_pb2.ListIndexCollectionsRequest(top_level_folder_uuid=folder, page_size=1), metadata=md
@@ -108,11 +121,11 @@ def test_an_index_collection_is_made_filled_paged_and_deleted(
     index.DeleteIndexCollection(active_pb2.DeleteIndexCollectionRequest(collection_uuid=created.uuid), metadata=md)
 
     assert (created.name, created.description, created.top_level_folder_uuid) == ("Night", "dark", folder)
-    assert list(added.failed_items) == []
+    assert list(added.failed_items) == [missing]  # not a storage item
     assert [c.name for c in first.collections] == ["Night"] and first.next_page_token
     assert [c.name for c in second.collections] == ["Day"] and second.next_page_token == ""
-    assert [json_format.MessageToDict(i) for i in everything.items] == [{"uuid": u} for u in items]
-    assert list(accessible.items) == []  # the sandbox has no storage items to open
+    assert [i["uuid"] for i in map(json_format.MessageToDict, everything.items)] == items
+    assert [i["name"] for i in map(json_format.MessageToDict, accessible.items)] == ["n0.jpg", "n1.jpg", "n2.jpg"]
     with pytest.raises(grpc.RpcError) as caught:
         index.GetIndexCollection(active_pb2.GetIndexCollectionRequest(collection_uuid=created.uuid), metadata=md)
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
@@ -140,15 +153,19 @@ def test_renaming_a_collection_refreshes_its_cached_read(
 
 
 def test_titles_are_counted_and_more_than_encord_takes_in_one_call_are_sent_in_parts(
-    gateway: GatewayProcess, index: active_pb2_grpc.IndexServiceStub, sandbox: Sandbox
+    gateway: GatewayProcess,
+    index: active_pb2_grpc.IndexServiceStub,
+    sandbox: Sandbox,
+    folder_items: tuple[str, list[str]],
 ) -> None:
     md = gateway.auth_metadata
+    folder, _ = folder_items
     created = index.CreateIndexCollection(
-        active_pb2.CreateIndexCollectionRequest(top_level_folder_uuid=str(uuid.uuid4()), name="Titles"), metadata=md
+        active_pb2.CreateIndexCollectionRequest(top_level_folder_uuid=folder, name="Titles"), metadata=md
     )
 
     counted = index.AddIndexCollectionItemsByTitle(
-        active_pb2.AddIndexCollectionItemsByTitleRequest(collection_uuid=created.uuid, data_titles=["a.jpg", "b.jpg"]),
+        active_pb2.AddIndexCollectionItemsByTitleRequest(collection_uuid=created.uuid, data_titles=["n0.jpg", "b.jpg"]),
         metadata=md,
     )
     before = len(sandbox.requests_log())
@@ -157,7 +174,7 @@ def test_titles_are_counted_and_more_than_encord_takes_in_one_call_are_sent_in_p
         active_pb2.AddIndexCollectionItemsByTitleRequest(collection_uuid=created.uuid, data_titles=many), metadata=md
     )
 
-    assert (counted.requested, counted.matched_titles, list(counted.unmatched_titles)) == (2, 0, ["a.jpg", "b.jpg"])
+    assert (counted.requested, counted.matched_titles, list(counted.unmatched_titles)) == (2, 1, ["b.jpg"])
     # Encord takes 1000 titles a call: two calls, their answers added up in order.
     calls = [e for e in sandbox.requests_log()[before:] if e["path"].endswith("/add-data-title-items")]
     assert len(calls) == 2

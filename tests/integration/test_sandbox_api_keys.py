@@ -239,7 +239,7 @@ SCOPE_CASES = [
     ("dataset", ["dataset.read"], "video", "DELETE", ["some-data-hash"], "OPERATION_NOT_ALLOWED"),
     ("dataset", ["dataset.write"], "video", "DELETE", ["some-data-hash"], "ok"),
     ("dataset", ["dataset.read"], "datasetlinkitems", "POST", ["item"], "OPERATION_NOT_ALLOWED"),
-    ("dataset", ["dataset.write"], "datasetlinkitems", "POST", ["item"], "RESOURCE_NOT_FOUND_ERROR"),
+    ("dataset", ["dataset.write"], "datasetlinkitems", "POST", ["item"], "INVALID_ARGUMENTS_ERROR"),
     ("dataset", list(SCOPES["dataset"]), "datasetusers", "POST", None, "OPERATION_NOT_ALLOWED"),
 ]
 

@@ -513,26 +513,6 @@ async def test_request_log_tells_a_missing_route_from_a_missing_resource(
     ]
 
 
-async def test_request_log_marks_stand_in_handlers_not_modelled(
-    sandbox: Sandbox, user: SandboxUser, wire: Wire
-) -> None:
-    _, created = await wire.v2(user, "POST", "datasets", body={"title": "stand-ins"})
-    target = {"resource_type": "dataset", "resource_id": created["datasetUuid"]}
-    sandbox.clear_requests_log()
-    _, linked = await wire.v1(user, "datasetlinkitems", "POST", payload={"item_uuids": []}, **target)
-    _, record = await wire.v1(user, "dataset", "GET", **target)
-    _, unknown = await wire.v1(user, "nosuchthing", "GET", **target)
-    # The wire answers stay what they were; the log says which came from a stand-in.
-    assert error_code(linked) == "RESOURCE_NOT_FOUND_ERROR"
-    assert record["response"]["dataset_hash"] == created["datasetUuid"]
-    assert error_code(unknown) == "METHOD_NOT_ALLOWED_ERROR"
-    assert [(e["query_type"], e["outcome"]) for e in sandbox.requests_log()] == [
-        ("datasetlinkitems", "NOT_MODELLED"),
-        ("dataset", "ok"),
-        ("nosuchthing", "NO_ROUTE"),  # no table has it; the wire still says METHOD_NOT_ALLOWED_ERROR
-    ]
-
-
 # ---- bad input ---------------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import grpc
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from encord_gateway.errors import UPSTREAM_DOMAIN, GatewayError
+from encord_gateway.errors import GATEWAY_DOMAIN, UPSTREAM_DOMAIN, GatewayError
 from encord_gateway.telemetry.metrics import Metrics
 from encord_gateway.upstream import signing
 from encord_gateway.upstream.calls import WireCall
@@ -204,10 +204,12 @@ async def test_a_slow_upstream_is_cut_off_at_the_callers_deadline(server, make_c
     assert time.monotonic() - started < script.delay  # it did not wait for the late answer
 
 
-async def test_an_unreachable_upstream_is_unavailable(make_client) -> None:
+async def test_an_unreachable_upstream_is_unavailable_in_the_gateways_domain(make_client) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(GatewayError) as caught:
         await send(make_client(f"http://127.0.0.1:{port}"), v2_call("POST", "", retryable=False))
     assert (caught.value.code, caught.value.reason) == (grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNREACHABLE")
+    # Encord said nothing: the failed connection is the gateway's observation, and its domain says so.
+    assert caught.value.domain == GATEWAY_DOMAIN

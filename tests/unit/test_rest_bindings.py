@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,8 +168,14 @@ class FakeChain:
     calls: list[tuple[str, message.Message]] = field(default_factory=list)
 
     async def run(
-        self, spec: OperationSpec, request: message.Message, metadata: Any, time_remaining: Any, peer: Any = None
+        self,
+        spec: OperationSpec,
+        read: Callable[[], Awaitable[message.Message]],
+        metadata: Any,
+        time_remaining: Any,
+        peer: Any = None,
     ) -> Outcome:
+        request = await read()  # the real chain authenticates first, then reads
         self.calls.append((spec.method, request))
         return Outcome(ANSWERS[spec.method](request), None)
 

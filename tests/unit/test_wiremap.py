@@ -294,5 +294,5 @@ def test_an_answer_read_under_any_spelling_of_a_key() -> None:
 
 
 def test_a_non_object_answer_for_a_message_is_malformed() -> None:
-    with pytest.raises(wiremap.MalformedUpstreamResult, match="expected a JSON object, got str"):
+    with pytest.raises(wiremap.MalformedUpstreamResult, match="expected a JSON object, got a string"):
         wiremap.decode_value(Settings, "not an object")

@@ -10,6 +10,7 @@ the CLI (`vault add-api-key`), as an operator registers them.
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
@@ -60,6 +61,13 @@ def wire(
     data_dir = directory / "data"
     data_dir.mkdir()
     tenant = helpers.add_organisation(sandbox, directory, data_dir, f"wire-{uuid.uuid4().hex[:8]}")
+    # The suite proves administration RPCs too (members, groups, grants), which need `administer` on top of
+    # the read/write that `token issue --org` grants.
+    policy = {"grants": [{"organisation": tenant.organisation, "resources": ["*"],
+                          "rights": ["read", "write", "administer"]}]}  # fmt: skip
+    widened = helpers.run_cli("caller", "set-policy", "--name", f"svc-{tenant.organisation}", "--policy-file", "-",
+                              "--data-dir", str(data_dir), input=json.dumps(policy))  # fmt: skip
+    assert widened.returncode == 0, widened.stderr
     gateway = helpers.launch_gateway(recorder.url, directory, data_dir, [tenant])
 
     def register_api_key(resource_type: str, resource_hash: str, api_key: str, scopes: Sequence[str]) -> None:

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import cases_organisation
 import encord.project_ontology.ontology as legacy_ontology
 from encord.objects import OntologyStructure, Shape
 from encord.objects.attributes import RadioAttribute
@@ -932,6 +933,8 @@ CASES = [
     *PROJECT_CASES,
     *DATASET_CASES,
     *ONTOLOGY_CASES,
+    *cases_organisation.CASES,
+    *__import__("cases_storage").CASES,
     *__import__("cases_jobs").CASES,
     *__import__("cases_labels").CASES,
     *__import__("cases_models").CASES,

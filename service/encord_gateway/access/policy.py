@@ -131,7 +131,7 @@ def _right(right: str, where: str) -> str:
     if right in RIGHT_CLASSES or (right.count(".") >= 1 and right.replace(".", "").replace("_", "").isalnum()):
         return right
     raise PolicyError(
-        f"{where}: {right!r} is neither read, write, admin nor a method name like ProjectService.GetProject"
+        f"{where}: {right!r} is neither read, write, administer, admin nor a method name like ProjectService.GetProject"
     )
 
 

@@ -273,7 +273,10 @@ class AdminService:
             ttl = request.ttl.ToTimedelta()
             if ttl <= timedelta(0):
                 raise invalid_argument([("ttl", "must be positive")])
-            expires_at = datetime.now(UTC) + ttl
+            try:
+                expires_at = datetime.now(UTC) + ttl
+            except OverflowError:
+                raise invalid_argument([("ttl", "is too long: the token would expire after the year 9999")]) from None
         issued = await self._run(self._tokens.issue, request.caller, None, expires_at)
         metadata = callers.Token(
             token_id=issued.token_id,

@@ -13,7 +13,8 @@ from grpc_status import rpc_status
 
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec, service_names
-from .chain import CallChain
+from .chain import CallChain, RequestReader
+from .status import status_of
 from .tls import grpc_peer
 
 Handler = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
@@ -22,7 +23,7 @@ ClientStreamHandler = Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext],
 
 
 async def abort(context: grpc.aio.ServicerContext, error: GatewayError) -> NoReturn:
-    status = rpc_status.to_status(error.to_status())
+    status = rpc_status.to_status(status_of(error))  # bounded: it travels in trailing metadata
     await context.abort(status.code, status.details, status.trailing_metadata)
     raise AssertionError("unreachable")
 
@@ -35,6 +36,13 @@ def _decode(spec: OperationSpec, raw: bytes) -> message.Message:
         raise invalid_argument([("(request)", "is not a valid protobuf message")]) from None
 
 
+def _reader(spec: OperationSpec, raw: bytes) -> RequestReader:
+    async def read() -> message.Message:
+        return _decode(spec, raw)
+
+    return read
+
+
 def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
     return {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
 
@@ -42,9 +50,8 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
 def _unary_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> Handler:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> bytes:
         try:
-            request = _decode(spec, raw)
             peer = grpc_peer(context.auth_context()) if secure else None
-            outcome = await chain.run(spec, request, _metadata(context), context.time_remaining(), peer)
+            outcome = await chain.run(spec, _reader(spec, raw), _metadata(context), context.time_remaining(), peer)
         except GatewayError as error:
             await abort(context, error)
         if outcome.cache is not None:
@@ -57,9 +64,10 @@ def _unary_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> Handl
 def _server_stream_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> StreamHandler:
     async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
         try:
-            request = _decode(spec, raw)
             peer = grpc_peer(context.auth_context()) if secure else None
-            stream = chain.run_server_stream(spec, request, _metadata(context), context.time_remaining(), peer)
+            stream = chain.run_server_stream(
+                spec, _reader(spec, raw), _metadata(context), context.time_remaining(), peer
+            )
             async for item in stream:
                 yield item.SerializeToString()
         except GatewayError as error:

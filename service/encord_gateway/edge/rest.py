@@ -3,156 +3,140 @@
 Each binding of a rule (the primary one and its additional_bindings) is one route. A binding's body
 is the whole request less its path variables (`body: "*"`), the JSON of one request field (`body:
 "<field>"`, e.g. a bare array for a repeated field), or absent; fields outside path and body come
-from the query string. The answer is the response message, or its `response_body` field alone.
-Requests and responses are proto3 JSON (json_format); responses use the proto field names, and
-requests accept either spelling. Errors are google.rpc.Status JSON with grpc-gateway's HTTP codes.
+from the query string (edge/transcode.py). The answer is the response message, or its `response_body`
+field alone. Requests and responses are proto3 JSON (json_format); responses use the proto field
+names, and requests accept either spelling. Errors are google.rpc.Status JSON with grpc-gateway's
+HTTP codes, whatever goes wrong: the route's, the router's and the HTTP server's own (edge/httpserver.py).
+
+The body is read only once the caller is authenticated, within the route's size limit and the body
+timeout, so an anonymous or stalled client holds no memory and no connection for long.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
+import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from aiohttp import web
-from google.api import field_behavior_pb2
+from aiohttp import http_exceptions, web
 from google.protobuf import descriptor, json_format, message, message_factory
 
+from .._generated.encord.gateway.v1 import options_pb2
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import HttpRule, OperationSpec
-from ..operations.descriptors import FieldDescriptor, MessageDescriptor, option
+from ..operations.descriptors import MessageDescriptor, has_option, option
 from ..operations.engine import Outcome
-from .chain import CallChain, Peer
-from .openapi import DOCUMENT_PATH, build_openapi, is_map, operation_id
-from .status import http_status
+from ..operations.wiremap import FREE_FORM
+from .chain import CallChain, Peer, RequestReader
+from .httpserver import RestLimits, error_response
+from .openapi import DOCUMENT_PATH, build_openapi, operation_id
+from .status import status_of
 from .tls import peer_from_der
+from .transcode import body_fields, parse_request, request_fields
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
+log = logging.getLogger(__name__)
+
 NDJSON = "application/x-ndjson"
-CLIENT_CHUNK_BYTES = 256 * 1024
-TRUE_WORDS = {"true", "1", "yes"}
-FALSE_WORDS = {"false", "0", "no"}
+READ_CHUNK_BYTES = 256 * 1024
+# Refusals after which the connection is closed at once rather than lingered on: the client is not
+# sending (a body that stopped), so there is nothing of its request left worth waiting for.
+CLOSE_AFTER = frozenset({"REQUEST_BODY_TIMEOUT"})
 
 
-def error_response(error: GatewayError) -> web.Response:
-    body = json_format.MessageToDict(error.to_status(), preserving_proto_field_name=True)
-    return web.json_response(body, status=http_status(error.code))
+# ---- limits ----------------------------------------------------------------------------------------
 
 
-def _field_for(msg_descriptor: MessageDescriptor, name: str) -> FieldDescriptor | None:
-    field = msg_descriptor.fields_by_name.get(name)
-    if field is None:
-        field = next((f for f in msg_descriptor.fields if f.json_name == name), None)
-    return field
+def _base64_size(raw_bytes: int) -> int:
+    return (raw_bytes + 2) // 3 * 4
 
 
-def _is_secret(field: FieldDescriptor) -> bool:
-    """INPUT_ONLY fields carry key material (private keys, API keys): never echo their values."""
-    return field_behavior_pb2.INPUT_ONLY in option(field.GetOptions(), field_behavior_pb2.field_behavior)
+def _large_payload_bytes(msg_descriptor: MessageDescriptor, limits: RestLimits) -> int:
+    """The body a request message may need beyond the ordinary limit: free-form documents and file
+    bytes anywhere in it (the declared `max_bytes` of a bytes field, base64-encoded); 0 if none."""
+    needed, seen, pending = 0, set(), [msg_descriptor]
+    while pending:
+        current = pending.pop()
+        if current.full_name in seen:
+            continue
+        seen.add(current.full_name)
+        for field in current.fields:
+            if field.type == descriptor.FieldDescriptor.TYPE_BYTES:
+                options = field.GetOptions()
+                declared = (
+                    int(option(options, options_pb2.max_bytes)) if has_option(options, options_pb2.max_bytes) else 0
+                )
+                needed = max(needed, limits.max_document_bytes, _base64_size(declared))
+            elif field.type == descriptor.FieldDescriptor.TYPE_MESSAGE:
+                if field.message_type.full_name in FREE_FORM:
+                    needed = max(needed, limits.max_document_bytes)
+                else:
+                    pending.append(field.message_type)
+    return needed
 
 
-def _query_value(field: FieldDescriptor, text: str) -> Any:
-    if field.type == descriptor.FieldDescriptor.TYPE_BOOL:
-        lowered = text.lower()
-        if lowered in TRUE_WORDS:
-            return True
-        if lowered in FALSE_WORDS:
-            return False
-        raise invalid_argument([(field.name, "must be true or false")])
-    return text
+def body_limit(spec: OperationSpec, limits: RestLimits) -> int:
+    """The most bytes a route reads of a request body: small by default; the declared bound of a
+    client stream's bytes; more for requests that carry documents or file bytes."""
+    if spec.client_streaming and spec.plan is not None:
+        return int(spec.plan.operation.client_stream.max_bytes)
+    return max(limits.max_body_bytes, _large_payload_bytes(spec.request_class.DESCRIPTOR, limits))
 
 
-def request_fields(
-    spec: OperationSpec, rule: HttpRule, request: web.Request, body: dict[str, Any] | None
-) -> dict[str, Any]:
-    """Merge body, query string and path variables into one proto3-JSON object (path wins)."""
-    msg_descriptor = spec.request_class.DESCRIPTOR
-    fields: dict[str, Any] = dict(body or {})
-    for name in set(request.query.keys()):
-        field = _field_for(msg_descriptor, name)
-        if field is None:
-            raise invalid_argument([(name, "is not a field of " + msg_descriptor.name)])
-        if field.name == rule.body:
-            # grpc-gateway drops such a parameter silently; refusing it tells the caller where the value goes.
-            raise invalid_argument([(field.name, "is the request body and cannot be set in the query string")])
-        values = [_query_value(field, text) for text in request.query.getall(name)]
-        if field.is_repeated:
-            fields[field.name] = values
-        elif len(values) > 1:
-            raise invalid_argument([(field.name, "is given more than once")])
-        else:
-            fields[field.name] = values[0]
-    fields.update(request.match_info)
-    return fields
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"the request body is larger than the {limit} bytes this method accepts",
+        reason="REQUEST_BODY_TOO_LARGE",
+        metadata={"limit_bytes": str(limit)},
+    )
 
 
-def _body_shape_error(field: FieldDescriptor, value: Any) -> str | None:
-    """Why `value` cannot be the JSON of `field`, when its shape alone says so; ParseDict checks the rest."""
-    if is_map(field):
-        return None if isinstance(value, dict) else "must be a JSON object: the request body is this map field"
-    if field.is_repeated:
-        return None if isinstance(value, list) else "must be a JSON array: the request body is this repeated field"
-    return None
+def _body_timeout(seconds: float) -> GatewayError:
+    return GatewayError(
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        f"the request body did not arrive within {seconds:g} seconds",
+        reason="REQUEST_BODY_TIMEOUT",
+    )
 
 
-async def _read_body(spec: OperationSpec, rule: HttpRule, request: web.Request) -> dict[str, Any] | None:
-    """The request fields the body carries, as proto3 JSON keyed by field name; None for a body-less binding."""
-    if not rule.body:
-        return None
-    raw = await request.read()
-    if not raw:
-        return {}  # an absent body leaves its fields unset, as grpc-gateway does
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise invalid_argument([("(body)", "is not valid JSON")]) from None
-    if rule.body == "*":
-        if not isinstance(body, dict):
-            raise invalid_argument([("(body)", "must be a JSON object")])
-        return body
-    field = spec.request_class.DESCRIPTOR.fields_by_name[rule.body]
-    problem = _body_shape_error(field, body)
-    if problem is not None:
-        raise invalid_argument([(field.name, problem)])
-    return {field.name: body}
-
-
-def _parse(spec: OperationSpec, fields: dict[str, Any]) -> message.Message:
-    try:
-        return json_format.ParseDict(fields, spec.request_class())
-    except json_format.ParseError:
-        pass
-    # Only on the error path: parse member by member so that each violation names its own field.
-    violations = []
-    for name, value in fields.items():
+async def body_chunks(request: web.Request, limit: int, seconds: float) -> AsyncIterator[bytes]:
+    """The request body in pieces, refused past `limit` bytes (declared or counted) and when it has not
+    all arrived `seconds` after the first read."""
+    declared = request.content_length
+    if declared is not None and declared > limit:
+        raise _too_large(limit)
+    deadline = asyncio.get_running_loop().time() + seconds
+    size = 0
+    while True:
         try:
-            json_format.ParseDict({name: value}, spec.request_class())
-        except json_format.ParseError as exc:
-            field = _field_for(spec.request_class.DESCRIPTOR, name)
-            if field is None:
-                reason = "is not a field of " + spec.request_class.DESCRIPTOR.name
-            elif _is_secret(field):
-                reason = "has the wrong type (the value is not repeated here: it is a secret)"
-            else:
-                reason = str(exc)
-            violations.append((name, reason))
-    raise invalid_argument(violations or [("(request)", "cannot be read as " + spec.request_class.DESCRIPTOR.name)])
+            async with asyncio.timeout_at(deadline):
+                chunk = await request.content.read(READ_CHUNK_BYTES)
+        except TimeoutError:
+            raise _body_timeout(seconds) from None
+        except http_exceptions.HttpProcessingError:  # a broken chunked encoding, a short Content-Length
+            raise invalid_argument([("(body)", "is not a well-formed HTTP body")]) from None
+        except ConnectionError:
+            raise GatewayError(
+                grpc.StatusCode.CANCELLED, "the client went away while sending the body", reason="CLIENT_DISCONNECTED"
+            ) from None
+        if not chunk:
+            return
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        yield chunk
 
 
-def _peer(request: web.Request) -> Peer | None:
-    """The verified client certificate of an mTLS connection, if any."""
-    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
-    if ssl_object is None:
-        return None
-    return peer_from_der(ssl_object.getpeercert(binary_form=True))
+async def read_body(request: web.Request, limit: int, seconds: float) -> bytes:
+    return b"".join([chunk async for chunk in body_chunks(request, limit, seconds)])
 
 
-def _aiohttp_path(template: str) -> str:
-    """`/v1/x/{name}:verb` → aiohttp's `{name:[^/:]+}`, so a custom verb is not swallowed by the variable."""
-    return re.sub(r"\{([a-z_][a-z0-9_]*)\}", r"{\1:[^/:]+}", template)
+# ---- answers ---------------------------------------------------------------------------------------
 
 
 def _response_json(rule: HttpRule, response: message.Message) -> str:
@@ -180,20 +164,26 @@ def _default_json(msg_descriptor: MessageDescriptor, name: str) -> Any:
     return everything.get(name)
 
 
-async def _read_request(spec: OperationSpec, rule: HttpRule, request: web.Request) -> message.Message:
-    """The request message as the binding lays it out over path variables, query string and body."""
-    body = await _read_body(spec, rule, request)
-    return _parse(spec, request_fields(spec, rule, request, body))
-
-
 def _answer(rule: HttpRule, outcome: Outcome) -> web.Response:
     """A unary answer: one JSON document, with the cache verdict of a cacheable read."""
     headers = {"x-cache": outcome.cache} if outcome.cache else {}
     return web.Response(text=_response_json(rule, outcome.response), content_type="application/json", headers=headers)
 
 
-def _metadata(request: web.Request) -> dict[str, str]:
-    return {key.lower(): value for key, value in request.headers.items()}
+async def _refusal(request: web.Request, error: GatewayError) -> web.StreamResponse:
+    """The Status answer of a refused call; for a client that stopped sending, the connection closes with it."""
+    response = error_response(error)
+    if error.reason in CLOSE_AFTER:
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()  # without lingering on a body that is not coming
+    return response
+
+
+def _status_line(error: GatewayError) -> bytes:
+    status = json_format.MessageToDict(status_of(error), preserving_proto_field_name=True)
+    return json.dumps(status).encode("utf-8") + b"\n"
 
 
 async def _stream_answer(
@@ -210,7 +200,7 @@ async def _stream_answer(
     except StopAsyncIteration:
         first = None
     except GatewayError as error:
-        return error_response(error)
+        return await _refusal(request, error)
     response = web.StreamResponse(status=200, headers={"Content-Type": NDJSON})
     await response.prepare(request)
     try:
@@ -219,43 +209,72 @@ async def _stream_answer(
             async for item in items:
                 await response.write(_response_json(rule, item).encode("utf-8") + b"\n")
     except GatewayError as error:
-        status = json_format.MessageToDict(error.to_status(), preserving_proto_field_name=True)
-        await response.write(json.dumps(status).encode("utf-8") + b"\n")
+        await response.write(_status_line(error))
+    except ConnectionError:
+        raise
+    except Exception:  # a bug: the headers went out, so the last line says it
+        log.exception("unexpected failure while streaming %r", request.raw_path[:200])  # %r: no line injection
+        await response.write(_status_line(GatewayError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL")))
     await response.write_eof()
     return response
 
 
-async def _body_chunks(
-    spec: OperationSpec, first: message.Message, request: web.Request
-) -> AsyncIterator[message.Message]:
-    """A client stream over REST: the message from path and query, then the raw body in chunks."""
-    assert spec.plan is not None and spec.plan.client_chunk_field is not None
-    field = spec.plan.client_chunk_field.name
-    yield first
-    async for chunk in request.content.iter_chunked(CLIENT_CHUNK_BYTES):
-        later = spec.request_class()
-        setattr(later, field, chunk)
-        yield later
+# ---- routes ----------------------------------------------------------------------------------------
 
 
-def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain) -> web.RouteDef:
-    """One binding of one RPC: read the request it describes, run it through the chain, answer as it says."""
+def _metadata(request: web.Request) -> dict[str, str]:
+    return {key.lower(): value for key, value in request.headers.items()}
+
+
+def _peer(request: web.Request) -> Peer | None:
+    """The verified client certificate of an mTLS connection, if any."""
+    ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
+    if ssl_object is None:
+        return None
+    return peer_from_der(ssl_object.getpeercert(binary_form=True))
+
+
+def _aiohttp_path(template: str) -> str:
+    """`/v1/x/{name}:verb` → aiohttp's `{name:[^/:]+}`, so a custom verb is not swallowed by the variable."""
+    return re.sub(r"\{([a-z_][a-z0-9_]*)\}", r"{\1:[^/:]+}", template)
+
+
+def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain, limits: RestLimits) -> web.RouteDef:
+    """One binding of one RPC: run it through the chain, which authenticates the caller before the
+    request (and so the body) is read; answer as the binding says."""
+    limit = body_limit(spec, limits)
+
+    def reader(request: web.Request) -> RequestReader:
+        async def read() -> message.Message:
+            body = None
+            if rule.body:
+                body = body_fields(spec, rule, await read_body(request, limit, limits.body_timeout))
+            return parse_request(spec, request_fields(spec, rule, request.query, dict(request.match_info), body))
+
+        return read
+
+    async def client_messages(request: web.Request) -> AsyncIterator[message.Message]:
+        """A client stream over REST: the message from path and query, then the raw body in chunks."""
+        assert spec.plan is not None and spec.plan.client_chunk_field is not None
+        field = spec.plan.client_chunk_field.name
+        yield parse_request(spec, request_fields(spec, rule, request.query, dict(request.match_info), None))
+        async for chunk in body_chunks(request, limit, limits.body_timeout):
+            later = spec.request_class()
+            setattr(later, field, chunk)
+            yield later
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        metadata, peer = _metadata(request), _peer(request)
         try:
             if spec.client_streaming:
-                # The body is the raw bytes of the chunk field, read only once the caller is authenticated.
-                first = _parse(spec, request_fields(spec, rule, request, None))
-                stream = _body_chunks(spec, first, request)
-                outcome = await chain.run_client_stream(spec, stream, _metadata(request), None, _peer(request))
-                return _answer(rule, outcome)
-            parsed = await _read_request(spec, rule, request)
-            if spec.server_streaming:
-                items = chain.run_server_stream(spec, parsed, _metadata(request), None, _peer(request))
+                outcome = await chain.run_client_stream(spec, client_messages(request), metadata, None, peer)
+            elif spec.server_streaming:
+                items = chain.run_server_stream(spec, reader(request), metadata, None, peer)
                 return await _stream_answer(request, rule, items)
-            outcome = await chain.run(spec, parsed, _metadata(request), None, _peer(request))
+            else:
+                outcome = await chain.run(spec, reader(request), metadata, None, peer)
         except GatewayError as error:
-            return error_response(error)
+            return await _refusal(request, error)
         return _answer(rule, outcome)
 
     return web.route(rule.verb, _aiohttp_path(rule.template), handle, name=name)
@@ -263,7 +282,7 @@ def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain) -> 
 
 @web.middleware
 async def status_errors(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Unknown paths, wrong verbs and oversized bodies answer google.rpc.Status JSON like everything else."""
+    """Unknown paths, wrong verbs, and anything unforeseen answer google.rpc.Status JSON like everything else."""
     try:
         response: web.StreamResponse = await handler(request)
         return response
@@ -279,15 +298,25 @@ async def status_errors(request: web.Request, handler: Any) -> web.StreamRespons
                 reason="METHOD_NOT_ALLOWED",
             )
         )
-    except web.HTTPRequestEntityTooLarge:
-        return error_response(invalid_argument([("(body)", f"is larger than {MAX_BODY_BYTES} bytes")]))
+    except web.HTTPException as exc:
+        code = grpc.StatusCode.INVALID_ARGUMENT if exc.status < 500 else grpc.StatusCode.INTERNAL
+        return error_response(GatewayError(code, exc.reason, reason="MALFORMED_HTTP_REQUEST"))
+    except ConnectionError:
+        raise
+    except Exception:
+        # A bug, not bad input: logged with its traceback; the caller gets a Status, never a bare 500 page.
+        log.exception("unexpected failure serving %r %r", request.method, request.raw_path[:200])
+        return error_response(GatewayError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL"))
 
 
-def build_app(specs: dict[str, OperationSpec], chain: CallChain) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[status_errors])
+def build_app(specs: dict[str, OperationSpec], chain: CallChain, limits: RestLimits | None = None) -> web.Application:
+    limits = limits or RestLimits()
+    # Bodies are read by the routes themselves, each within its own limit; this bound is never the one met.
+    largest = max([limits.max_body_bytes, *(body_limit(spec, limits) for spec in specs.values())])
+    app = web.Application(client_max_size=largest, middlewares=[status_errors])
     app.add_routes(
         [
-            _route(spec, rule, operation_id(spec, index), chain)
+            _route(spec, rule, operation_id(spec, index), chain, limits)
             for spec in specs.values()
             if spec.http is not None
             for index, rule in enumerate(spec.http.bindings)

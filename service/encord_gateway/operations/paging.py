@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from .. import jsontext
 from ..errors import invalid_argument
 
 MAX_TOKEN_LENGTH = 4096
@@ -38,8 +39,8 @@ def decode_token(token: str) -> PagePosition:
     if len(token) > MAX_TOKEN_LENGTH:
         raise invalid_argument([("page_token", "is not a token this gateway issued")])
     try:
-        raw: Any = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
-    except (binascii.Error, ValueError):
+        raw: Any = jsontext.load(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError):  # JsonRefused is a ValueError: deep, NaN, lone surrogates
         raw = None
     if (
         not isinstance(raw, list)

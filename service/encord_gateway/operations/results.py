@@ -18,7 +18,7 @@ from ..errors import invalid_argument
 from ..upstream.credentials import CredentialResolver
 from ..upstream.errors import malformed
 from ..vault.credentials import RESOURCE_SCOPES, Vault, validate_scopes
-from ..vault.errors import CredentialExistsError, InvalidScopeError
+from ..vault.errors import CredentialExistsError, InvalidKeyError, InvalidScopeError
 from .catalog import OperationSpec
 from .descriptors import member
 from .engine import CallContext
@@ -77,7 +77,7 @@ class StoreResourceApiKeys:
         label = f"{spec.full_name} answer"
         answers = result if isinstance(result, list) else [result]
         keys = [_key(answer, kind, request, label) for answer in answers]
-        stored = [await self._store(ctx.organisation, kind, resource_hash, key) for key in keys]
+        stored = [await self._store(ctx.organisation, kind, resource_hash, key, label) for key in keys]
         self._resolver.forget(ctx.organisation)  # a cached "no API key here" must not outlive this
         response = spec.response_class()
         if "api_keys" in response.DESCRIPTOR.fields_by_name:
@@ -88,7 +88,9 @@ class StoreResourceApiKeys:
         response.CopyFrom(stored[0])
         return response
 
-    async def _store(self, organisation: str, kind: str, resource_hash: str, key: _Key) -> common_pb2.ResourceApiKey:
+    async def _store(
+        self, organisation: str, kind: str, resource_hash: str, key: _Key, label: str
+    ) -> common_pb2.ResourceApiKey:
         metadata = common_pb2.ResourceApiKey(
             resource_type=kind, resource_hash=resource_hash, title=key.title, scopes=list(key.scopes)
         )
@@ -99,6 +101,8 @@ class StoreResourceApiKeys:
         except CredentialExistsError:
             # Already kept, with the scopes an operator registered it with: the vault's record stands.
             return metadata
+        except InvalidKeyError as exc:  # control characters, megabytes: not a key (the message never quotes it)
+            raise malformed(f"the API key in the answer is not usable: {exc}", label=label) from None
         metadata.credential_id = info.credential_id
         metadata.scopes[:] = list(info.scopes)
         metadata.created_at.FromDatetime(info.created_at)

@@ -1,27 +1,55 @@
-"""Request validation declared in the proto: REQUIRED fields (google.api.field_behavior), formats and size bounds."""
+"""Request validation declared in the proto: REQUIRED fields (google.api.field_behavior) and formats,
+plus the bounds every value must keep whatever the proto says (string lengths, Timestamp and Duration
+ranges, declared enum values, bytes sizes), in nested messages too."""
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache
+from typing import Any
 
 from google.api import field_behavior_pb2
-from google.protobuf import descriptor, message
+from google.protobuf import descriptor, message, struct_pb2
 
 from .._generated.encord.gateway.v1 import options_pb2
 from ..errors import invalid_argument
-from .descriptors import FieldDescriptor, MessageDescriptor, option
-from .wiremap import is_set
+from .descriptors import FieldDescriptor, MessageDescriptor, has_option, option
+from .wiremap import FREE_FORM, is_map, is_set
 
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+FD = descriptor.FieldDescriptor
+
+UUID_PATTERN = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 MAX_STRING_LENGTH = 10_000  # far above any Encord title; stops megabyte "titles" before they travel
+MAX_VIOLATIONS = 20
+"""Field violations reported at most (a status travels in gRPC metadata, which is small)."""
 
-Check = Callable[[message.Message], list[tuple[str, str]]]
+# The ranges google/protobuf/timestamp.proto and duration.proto define (RFC 3339 years 0001 to 9999,
+# ±10,000 years); a value outside them cannot be written as JSON or as a date at all.
+MIN_TIMESTAMP_SECONDS = -62_135_596_800  # 0001-01-01T00:00:00Z
+MAX_TIMESTAMP_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
+MAX_DURATION_SECONDS = 315_576_000_000
+MAX_NANOS = 999_999_999
+TIMESTAMP_RANGE = "must be a time between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+DURATION_RANGE = f"must be a duration of at most {MAX_DURATION_SECONDS} seconds either way"
+
+Violations = list[tuple[str, str]]
+Check = Callable[[message.Message], Violations]
+
+
+def _values(msg: message.Message, field: FieldDescriptor) -> Iterable[tuple[str, Any]]:
+    """(path, value) of each element of a field: one for a singular field, one per item or map value."""
+    value = getattr(msg, field.name)
+    if is_map(field):
+        return ((f"{field.name}[{key!r}]", value[key]) for key in value)
+    if field.is_repeated:
+        return ((f"{field.name}[{i}]", item) for i, item in enumerate(value))
+    return ((field.name, value),)
 
 
 def _required(field: FieldDescriptor) -> Check:
-    def check(msg: message.Message) -> list[tuple[str, str]]:
+    def check(msg: message.Message) -> Violations:
         value = getattr(msg, field.name)
         if not is_set(msg, field) or (isinstance(value, str) and not value.strip()):
             return [(field.name, "is required")]
@@ -31,51 +59,136 @@ def _required(field: FieldDescriptor) -> Check:
 
 
 def _uuid(field: FieldDescriptor) -> Check:
-    def check(msg: message.Message) -> list[tuple[str, str]]:
+    def check(msg: message.Message) -> Violations:
         if not is_set(msg, field):
             return []
-        values = getattr(msg, field.name) if field.is_repeated else [getattr(msg, field.name)]
+        # fullmatch: with `$`, a trailing newline would pass and travel into a header upstream.
         return [
-            (
-                f"{field.name}[{i}]" if field.is_repeated else field.name,
-                "must be a UUID like 00000000-0000-0000-0000-000000000000",
-            )
-            for i, value in enumerate(values)
-            if not UUID_PATTERN.match(value)
+            (path, "must be a UUID like 00000000-0000-0000-0000-000000000000")
+            for path, value in _values(msg, field)
+            if not UUID_PATTERN.fullmatch(value)
         ]
 
     return check
 
 
 def _length(field: FieldDescriptor) -> Check:
-    def check(msg: message.Message) -> list[tuple[str, str]]:
-        values = getattr(msg, field.name) if field.is_repeated else [getattr(msg, field.name)]
-        if any(len(value) > MAX_STRING_LENGTH for value in values):
+    def check(msg: message.Message) -> Violations:
+        if any(len(value) > MAX_STRING_LENGTH for _, value in _values(msg, field)):
             return [(field.name, f"is longer than {MAX_STRING_LENGTH} characters")]
         return []
 
     return check
 
 
-def _size(value: object) -> int:
+def _size(value: Any) -> int:
     """What `max_bytes` bounds: a bytes value's length, a message's (a label document's) serialized size."""
-    if isinstance(value, message.Message):
-        return value.ByteSize()
-    return len(value)  # type: ignore[arg-type]
+    return value.ByteSize() if isinstance(value, message.Message) else len(value)
 
 
 def _max_bytes(field: FieldDescriptor, limit: int) -> Check:
-    def check(msg: message.Message) -> list[tuple[str, str]]:
+    def check(msg: message.Message) -> Violations:
+        return [(path, f"is larger than {limit} bytes") for path, value in _values(msg, field) if _size(value) > limit]
+
+    return check
+
+
+def _enum(field: FieldDescriptor) -> Check:
+    """Open enums keep unknown numbers; the gateway would silently drop them on the wire, so it refuses them."""
+    known = frozenset(value.number for value in field.enum_type.values)
+    names = ", ".join(value.name for value in field.enum_type.values)
+
+    def check(msg: message.Message) -> Violations:
+        return [(path, f"must be one of {names}") for path, value in _values(msg, field) if value not in known]
+
+    return check
+
+
+def _timestamp(field: FieldDescriptor) -> Check:
+    def check(msg: message.Message) -> Violations:
         if not is_set(msg, field):
             return []
-        values = getattr(msg, field.name) if field.is_repeated else [getattr(msg, field.name)]
         return [
-            (f"{field.name}[{i}]" if field.is_repeated else field.name, f"is larger than {limit} bytes")
-            for i, value in enumerate(values)
-            if _size(value) > limit
+            (path, TIMESTAMP_RANGE)
+            for path, value in _values(msg, field)
+            if not MIN_TIMESTAMP_SECONDS <= value.seconds <= MAX_TIMESTAMP_SECONDS or not 0 <= value.nanos <= MAX_NANOS
         ]
 
     return check
+
+
+def _duration(field: FieldDescriptor) -> Check:
+    def check(msg: message.Message) -> Violations:
+        if not is_set(msg, field):
+            return []
+        return [
+            (path, DURATION_RANGE)
+            for path, value in _values(msg, field)
+            if abs(value.seconds) > MAX_DURATION_SECONDS
+            or abs(value.nanos) > MAX_NANOS
+            or (value.seconds * value.nanos < 0)  # seconds and nanos must agree in sign
+        ]
+
+    return check
+
+
+def _finite_numbers(value: Any) -> bool:
+    """True when a Struct, Value or ListValue holds no NaN or infinity (JSON, and so Encord, has none)."""
+    pending = [value]
+    while pending:  # without recursion: protobuf allows 100 levels
+        current = pending.pop()
+        if isinstance(current, struct_pb2.Struct):
+            pending.extend(current.fields.values())
+        elif isinstance(current, struct_pb2.ListValue):
+            pending.extend(current.values)
+        elif isinstance(current, struct_pb2.Value):
+            kind = current.WhichOneof("kind")
+            if kind == "number_value" and not math.isfinite(current.number_value):
+                return False
+            if kind in ("struct_value", "list_value"):
+                pending.append(getattr(current, kind))
+    return True
+
+
+def _free_form(field: FieldDescriptor) -> Check:
+    def check(msg: message.Message) -> Violations:
+        if not is_set(msg, field):
+            return []
+        return [
+            (path, "holds NaN or Infinity, which JSON cannot carry")
+            for path, value in _values(msg, field)
+            if not _finite_numbers(value)
+        ]
+
+    return check
+
+
+def _nested(field: FieldDescriptor) -> Check:
+    """The checks of a message-typed field's own fields, reported under `field.sub` paths. Looked up
+    at call time, so recursive message types cost nothing until a value actually nests."""
+
+    def check(msg: message.Message) -> Violations:
+        if not is_set(msg, field):
+            return []
+        return [
+            (f"{path}.{inner}", reason) for path, value in _values(msg, field) for inner, reason in _violations(value)
+        ]
+
+    return check
+
+
+def _message_checks(field: FieldDescriptor, target: FieldDescriptor) -> list[Check]:
+    """Checks of a message-typed field (`target` is the field itself, or a map's value field)."""
+    full_name = target.message_type.full_name
+    if full_name == "google.protobuf.Timestamp":
+        return [_timestamp(field)]
+    if full_name == "google.protobuf.Duration":
+        return [_duration(field)]
+    if full_name in FREE_FORM:
+        return [_free_form(field)]  # its depth is bounded where it is read (protobuf's and jsontext's limits)
+    if full_name.startswith("google.protobuf."):
+        return []  # wrappers and the like: nothing beyond their type to check
+    return [_nested(field)]
 
 
 @cache
@@ -85,17 +198,30 @@ def checks_for(msg_descriptor: MessageDescriptor) -> tuple[Check, ...]:
         options = field.GetOptions()
         if field_behavior_pb2.REQUIRED in option(options, field_behavior_pb2.field_behavior):
             checks.append(_required(field))
+        target = field.message_type.fields_by_name["value"] if is_map(field) else field
         if option(options, options_pb2.format) == options_pb2.FIELD_FORMAT_UUID:
             checks.append(_uuid(field))
-        if field.type == descriptor.FieldDescriptor.TYPE_STRING:
+        if target.type in (FD.TYPE_BYTES, FD.TYPE_MESSAGE) and has_option(options, options_pb2.max_bytes):
+            checks.append(_max_bytes(field, int(option(options, options_pb2.max_bytes))))
+        if target.type == FD.TYPE_STRING:
             checks.append(_length(field))
-        if limit := option(options, options_pb2.max_bytes):
-            checks.append(_max_bytes(field, int(limit)))
+        elif target.type == FD.TYPE_ENUM:
+            checks.append(_enum(field))
+        elif target.type == FD.TYPE_MESSAGE:
+            checks.extend(_message_checks(field, target))
     return tuple(checks)
 
 
+def _violations(request: message.Message) -> Violations:
+    return [violation for check in checks_for(request.DESCRIPTOR) for violation in check(request)]
+
+
 def validate(request: message.Message) -> None:
-    """Raise INVALID_ARGUMENT naming every bad field; the upstream is never called with bad input."""
-    violations = [violation for check in checks_for(request.DESCRIPTOR) for violation in check(request)]
+    """Raise INVALID_ARGUMENT naming every bad field (at most MAX_VIOLATIONS of them); the upstream is
+    never called with bad input."""
+    violations = _violations(request)
+    if len(violations) > MAX_VIOLATIONS:
+        more = len(violations) - MAX_VIOLATIONS + 1
+        violations = [*violations[: MAX_VIOLATIONS - 1], ("(request)", f"{more} more fields are invalid")]
     if violations:
         raise invalid_argument(violations)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import email.utils
 import json
+import re
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -165,18 +166,29 @@ def encode_request_field(msg: message.Message, name: str, camel: bool) -> Any:
 # ---- wire → response ---------------------------------------------------------------------
 
 
+MAX_TIMESTAMP_TEXT = 64
+"""Longer than any datetime spelling; a longer "timestamp" is not parsed at all."""
+
+
 def parse_timestamp(text: str) -> str | None:
-    """Any of Encord's datetime spellings (§2.6, §3.2) as RFC 3339 UTC; None if unreadable."""
+    """Any of Encord's datetime spellings (§2.6, §3.2) as RFC 3339 UTC; None if unreadable or out of
+    the range a Timestamp holds (years 1 to 9999 in UTC)."""
+    if len(text) > MAX_TIMESTAMP_TEXT:
+        return None
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         try:
             parsed = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError):
             return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        # Year 1 at +14:00 or year 9999 at -14:00 falls outside datetime's range once in UTC.
+        return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except (OverflowError, ValueError):
+        return None
 
 
 @cache
@@ -207,6 +219,8 @@ def _normalise_message(msg_descriptor: MessageDescriptor, value: Any) -> Any:
 
 def _normalise_single(field: FieldDescriptor, value: Any) -> Any:
     if field.type == FD.TYPE_ENUM:
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            return _MISSING  # an object, a list or a number where Encord names a value: not one of ours
         return _enum_names_by_wire(field.enum_type).get(value, _MISSING)
     if field.type == FD.TYPE_BYTES:
         return value if isinstance(value, str) else _MISSING  # proto3 JSON reads base64 text
@@ -261,21 +275,45 @@ def normalise(msg_descriptor: MessageDescriptor, data: dict[str, Any]) -> dict[s
     return result
 
 
-def decode(response_class: type[message.Message], data: dict[str, Any]) -> message.Message:
+# What ParseDict raises on values it cannot hold: its own ParseError, and plain Python errors for some
+# (an integer beyond 64 bits, infinity where an enum is expected, a key that is not text).
+PARSE_FAILURES = (json_format.ParseError, ValueError, TypeError, OverflowError, SystemError, RecursionError)
+_PARSE_PATH = re.compile(r" at ([A-Za-z_][\w.\[\]]*)\.?$")
+
+JSON_KINDS = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
+
+
+def _parse_failure(exc: Exception) -> str:
+    """Where a value did not fit, by field path (ParseError's " at Msg.a.b"), never a Python error text."""
+    found = _PARSE_PATH.search(str(exc)) if isinstance(exc, json_format.ParseError) else None
+    if found is None:
+        return "a value does not fit the response message"
+    _, _, path = found.group(1).partition(".")
+    return f"the value of {path or 'the answer'} does not fit its field"
+
+
+def _parsed(response_class: type[message.Message], normalised: dict[str, Any]) -> message.Message:
     try:
-        return json_format.ParseDict(
-            normalise(response_class.DESCRIPTOR, data), response_class(), ignore_unknown_fields=True
-        )
-    except json_format.ParseError as exc:
-        raise MalformedUpstreamResult(str(exc)) from None
+        return json_format.ParseDict(normalised, response_class(), ignore_unknown_fields=True)
+    except PARSE_FAILURES as exc:
+        raise MalformedUpstreamResult(_parse_failure(exc)) from None
+
+
+def decode(response_class: type[message.Message], data: dict[str, Any]) -> message.Message:
+    return _parsed(response_class, normalise(response_class.DESCRIPTOR, data))
 
 
 def decode_value(response_class: type[message.Message], value: Any) -> message.Message:
     """One answer (an object, or a list for a tuple message) as a message."""
     normalised = _normalise_message(response_class.DESCRIPTOR, value)
     if normalised is _MISSING:
-        raise MalformedUpstreamResult(f"expected a JSON object, got {type(value).__name__}")
-    try:
-        return json_format.ParseDict(normalised, response_class(), ignore_unknown_fields=True)
-    except json_format.ParseError as exc:
-        raise MalformedUpstreamResult(str(exc)) from None
+        kind = JSON_KINDS.get(type(value), "null" if value is None else "something else")
+        raise MalformedUpstreamResult(f"expected a JSON object, got {kind}")
+    return _parsed(response_class, normalised)

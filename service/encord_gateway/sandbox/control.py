@@ -1,5 +1,5 @@
-"""The control API standing in for Encord's web app: register users' keys, seed data units, make workflow
-templates, health, the request log, faults."""
+"""The control API standing in for Encord's web app: register users' keys, seed data units, storage items and
+cloud integrations, tag folders, make workflow templates, health, the request log, faults."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from aiohttp import web
 from encord_gateway.upstream.signing import KeyFormatError, describe_public_key, load_public_key
 
 from .appkeys import FAULTS, REQUEST_LOG, STORE
-from .domains.datasets import Dataset, add_data_unit, data_row_v1
+from .blobs import signed_url
+from .domains.datasets import Dataset, add_data_unit, data_row_v1, mirror_items
 from .domains.ml_models import WEIGHTS_PATH, weights_file
+from .domains.organisation import seed_integration, sign_up
 from .domains.projects import create_workflow_template
+from .domains.storage import Folder, Item, item_v2, seed_items
 from .domains.users import register_key
 from .errors import ApiError
 from .faults import FaultError, parse_fault
@@ -23,7 +26,8 @@ def _bad_request(message: str) -> web.Response:
 
 
 async def register_user(request: web.Request) -> web.Response:
-    """Register `public_key` for `email`: 201 when new, 200 when that user already had that key."""
+    """Register `public_key` for `email`: 201 when new, 200 when that user already had that key. A new user signs
+    up into an organisation of its own, unless an admin already added it to theirs (see domains/organisation.py)."""
     try:
         body = json.loads(await request.read())
     except ValueError:
@@ -42,6 +46,7 @@ async def register_user(request: web.Request) -> web.Response:
     store = request.app[STORE]
     with store.transaction():
         _, created = register_key(store, email, info.public_key_hex)
+        sign_up(store, email)
     answer = {"email": email, "public_key_hex": info.public_key_hex, "fingerprint": info.fingerprint}
     return web.json_response(answer, status=201 if created else 200)
 
@@ -67,6 +72,89 @@ async def seed_data_units(request: web.Request) -> web.Response:
     except ApiError as error:
         return _bad_request(error.message)
     return web.json_response({"data_rows": [data_row_v1(r, client_metadata=True) for r in rows]}, status=201)
+
+
+async def seed_cloud_integration(request: web.Request) -> web.Response:
+    """Add a cloud integration as the web app would: `{"owner": <email>, "title": ...}`; 201 with its
+    `integration_uuid`. It belongs to the owner's organisation (U-07)."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return _bad_request('the body must be JSON: {"owner": ..., "title": ...}')
+    owner, title = (body.get("owner"), body.get("title")) if isinstance(body, dict) else (None, None)
+    if not isinstance(owner, str) or not isinstance(title, str):
+        return _bad_request("'owner' (an e-mail) and 'title' are required strings")
+    store = request.app[STORE]
+    try:
+        with store.transaction():
+            integration = seed_integration(store, owner, title)
+    except ApiError as error:
+        return web.json_response({"message": error.message}, status=error.http_status)
+    answer = {"integration_uuid": integration.uuid, "title": integration.title}
+    return web.json_response(answer, status=201)
+
+
+async def _json_body(request: web.Request) -> object:
+    try:
+        return json.loads(await request.read())
+    except ValueError:
+        return None
+
+
+async def seed_storage_items(request: web.Request) -> web.Response:
+    """Add items to a storage folder as if uploaded in the web app: `{"items": [{"name", "item_type" (video, image,
+    imageGroup, imageSequence, dicomFile, dicomSeries, audio, timeseries, nifti, plainText, pdf, scene),
+    "client_metadata"?, "description"?, "content_base64"?, "file_size"?, "width"?, "height"?, "frames"? (videos),
+    "children"?: [names] (the frames or files of a composite item)}]}`; 201 with the items (§7.10) and, in a
+    dataset's backing folder, the data rows they became. All or nothing."""
+    body = await _json_body(request)
+    specs = body.get("items") if isinstance(body, dict) else None
+    if not isinstance(specs, list) or not specs or not all(isinstance(s, dict) for s in specs):
+        return _bad_request("'items' must be a non-empty list of objects")
+    store = request.app[STORE]
+    try:
+        with store.transaction():
+            folder = store.get(Folder, request.match_info["folder_uuid"])
+            if folder is None:
+                return web.json_response({"message": "no such storage folder"}, status=404)
+            items = seed_items(store, folder, specs)
+            rows = mirror_items(store, folder, items)
+            answer = {
+                "items": [item_v2(store, item) for item in items],
+                "data_rows": [data_row_v1(r, client_metadata=True) for r in rows],
+            }
+    except ApiError as error:
+        return _bad_request(error.message)
+    return web.json_response(answer, status=201)
+
+
+async def tag_storage_folder(request: web.Request) -> web.Response:
+    """Set a folder's organisation tags (by name), as the web app does: `{"names": [...]}`."""
+    body = await _json_body(request)
+    names = body.get("names") if isinstance(body, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        return _bad_request("'names' must be a list of tag names")
+    store = request.app[STORE]
+    with store.transaction():
+        folder = store.get(Folder, request.match_info["folder_uuid"])
+        if folder is None:
+            return web.json_response({"message": "no such storage folder"}, status=404)
+        folder.organisation_tags = list(dict.fromkeys(names))
+        store.put(folder)
+    return web.json_response({"uuid": folder.uuid, "organisation_tags": folder.organisation_tags})
+
+
+async def sign_item_url(request: web.Request) -> web.Response:
+    """A signed URL of an item's file with a lifetime of the caller's choosing (negative: already expired), so that
+    tests can see links expire without waiting: `{"lifetime_seconds": int}`."""
+    body = await _json_body(request)
+    lifetime = body.get("lifetime_seconds") if isinstance(body, dict) else None
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int):
+        return _bad_request("'lifetime_seconds' must be an integer")
+    item = request.app[STORE].get(Item, request.match_info["item_uuid"])
+    if item is None or item.url is None:
+        return web.json_response({"message": "no such storage item with a file"}, status=404)
+    return web.json_response({"url": signed_url(item.url, lifetime)})
 
 
 async def create_template(request: web.Request) -> web.Response:
@@ -136,6 +224,10 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
     app.router.add_post("/sandbox/v1/datasets/{dataset_hash}/data-units", seed_data_units)
     app.router.add_post("/sandbox/v1/workflow-templates", create_template)
+    app.router.add_post("/sandbox/v1/cloud-integrations", seed_cloud_integration)
+    app.router.add_post("/sandbox/v1/storage/folders/{folder_uuid}/items", seed_storage_items)
+    app.router.add_put("/sandbox/v1/storage/folders/{folder_uuid}/organisation-tags", tag_storage_folder)
+    app.router.add_post("/sandbox/v1/storage/items/{item_uuid}/signed-url", sign_item_url)
     app.router.add_get("/sandbox/v1/health", health)
     app.router.add_get("/sandbox/v1/requests", list_requests)
     app.router.add_delete("/sandbox/v1/requests", clear_requests)

@@ -1,8 +1,16 @@
-"""What projects, datasets and ontologies share: identity, owner, members with roles, and who may see them."""
+"""What projects, datasets and ontologies share: identity, owner, members with roles, and who may see them.
+
+A user acts on a resource with the strongest of two roles: the one it was given itself (a direct member,
+P-07/D-06) and the ones groups it belongs to were granted (P-10, D-09, O-05). `members` holds that effective
+role of everyone who can see the resource, so that `role_of`, `visible` and the members index answer for
+group grants too; `direct_members` and `group_members` are what it is made of, and every change to either
+goes through this module, which recomputes `members`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,21 +25,34 @@ if TYPE_CHECKING:
 # The role integer of an admin, for every kind of resource (§6.2); the owner of anything is its admin.
 ADMIN = 0
 
+# Roles from strongest to weakest, for kinds whose role integers are not already in that order: a project's
+# team manager outranks its annotators and reviewers (§6.2). Other kinds: the smaller integer is stronger.
+ROLE_STRENGTH: dict[str, tuple[int, ...]] = {"project": (ADMIN, 4, 3, 2, 1, 5)}
+
 
 @dataclass(kw_only=True)
 class Resource:
-    """What every resource has: identity, owner, members (email → role) and edit times."""
+    """What every resource has: identity, owner, members (email → effective role) and edit times."""
 
     hash: str
     title: str
     description: str
     owner: str
     members: dict[str, int]
+    """Everyone who can see the resource, with the role they act with (indexed: `store.find(cls, "members", e)`)."""
     created_at: datetime
     last_edited_at: datetime
+    direct_members: dict[str, int] | None = None
+    """Users given a role on the resource itself; None for records from before groups, whose members all are."""
+    group_members: dict[str, int] = field(default_factory=dict)
+    """Users reaching the resource through groups, with the strongest role their groups were granted."""
 
     def role_of(self, email: str) -> int | None:
         return self.members.get(email)
+
+    def direct(self) -> dict[str, int]:
+        """The users given a role on the resource itself (P-08, D-07 list them; P-09, D-08 remove them)."""
+        return dict(self.members if self.direct_members is None else self.direct_members)
 
     def readable_by(self, store: Store, email: str) -> bool:
         """Members may read a resource; a kind may widen this (a project's members read its ontology)."""
@@ -55,6 +76,8 @@ def new_resource(title: str, description: str, user: User) -> dict[str, Any]:
         "description": description,
         "owner": user.email,
         "members": {user.email: ADMIN},
+        "direct_members": {user.email: ADMIN},
+        "group_members": {},
         "created_at": at,
         "last_edited_at": at,
     }
@@ -81,9 +104,45 @@ def listing(store: Store, cls: type[R], user: User, flt: ListFilter) -> list[R]:
     return [r for r in store.find(cls, "members", user.email) if flt.matches(r)]
 
 
-def add_members(store: Store, record: Resource, emails: list[str], role: int) -> None:
-    """Existing members keep their role (P-07, D-06)."""
-    for email in emails:
-        record.members.setdefault(email, role)
-    record.touch()
+def strongest(kind: str, roles: Iterable[int]) -> int:
+    """The strongest of several roles on a resource of `kind` (there must be at least one)."""
+    order = ROLE_STRENGTH.get(kind)
+    return min(roles, key=lambda role: order.index(role) if order and role in order else role)
+
+
+def _recompute(
+    store: Store, record: Resource, direct: Mapping[str, int], granted: Mapping[str, int], *, edited: bool
+) -> None:
+    kind = kind_of(type(record)).name
+    record.direct_members, record.group_members = dict(direct), dict(granted)
+    everyone = dict.fromkeys([*direct, *granted])
+    record.members = {
+        email: strongest(kind, [r for r in (direct.get(email), granted.get(email)) if r is not None])
+        for email in everyone
+    }
+    if edited:
+        record.touch()
     store.put(record)
+
+
+def add_members(store: Store, record: Resource, emails: list[str], role: int) -> None:
+    """Existing direct members keep their role (P-07, D-06)."""
+    direct = record.direct()
+    for email in emails:
+        direct.setdefault(email, role)
+    _recompute(store, record, direct, record.group_members, edited=True)
+
+
+def remove_members(store: Store, record: Resource, emails: Iterable[str]) -> None:
+    """Take away the roles users were given on the resource itself; e-mails without one are ignored (P-09, D-08).
+    Access a group grants them stays."""
+    gone = set(emails)
+    direct = {email: role for email, role in record.direct().items() if email not in gone}
+    _recompute(store, record, direct, record.group_members, edited=True)
+
+
+def set_group_members(store: Store, record: Resource, granted: Mapping[str, int]) -> None:
+    """Replace who reaches the resource through groups (the groups domain computes it from grants and members).
+    Not an edit of the resource: its `last_edited_at` stays."""
+    if dict(granted) != record.group_members:
+        _recompute(store, record, record.direct(), granted, edited=False)

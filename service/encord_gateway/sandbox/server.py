@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from . import control, faults, routing
+from . import blobs, control, faults, routing
 from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .auth import Caller, authenticate_v1, authenticate_v2
 from .errors import ApiError, invalid
@@ -216,7 +216,7 @@ async def _close_store(app: web.Application) -> None:
 
 def create_app(state_path: Path | None = None) -> web.Application:
     """The sandbox application; its state lives in the SQLite database `state_path`, or in memory."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[inject_faults])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[inject_faults, blobs.remember_origin])
     app[STORE] = Store(state_path)
     app.on_cleanup.append(_close_store)
     app[REQUEST_LOG] = RequestLog()
@@ -225,6 +225,7 @@ def create_app(state_path: Path | None = None) -> web.Application:
     app.router.add_post("/public", v1_resource)
     app.router.add_post("/public/user", v1_user)
     app.router.add_route("*", "/v2/public/{tail:.*}", v2_any)
+    blobs.add_routes(app)
     control.add_routes(app)
     return app
 

@@ -79,5 +79,12 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.http_rejected = Counter(
+            "encord_gateway_http_rejected_total",
+            "REST requests refused before reaching a method (malformed HTTP, request line or headers too large), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

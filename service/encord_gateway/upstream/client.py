@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import json
 import logging
 import random
 import time
@@ -16,7 +15,7 @@ import aiohttp
 import grpc
 from yarl import URL
 
-from .. import __version__
+from .. import __version__, jsontext
 from ..errors import GatewayError
 from ..telemetry.metrics import Metrics
 from . import errors, signing
@@ -28,6 +27,22 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503})
 MAX_ATTEMPTS = 3
 BASE_BACKOFF = 0.05  # seconds; doubled per attempt, with full jitter
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""Most bytes read of one answer (after decompression); more is refused, not buffered."""
+MAX_ERROR_BODY_BYTES = 64 * 1024
+"""Most bytes read of an error answer (HTTP 4xx/5xx): only its code and a short message are used."""
+READ_CHUNK_BYTES = 64 * 1024
+ENVELOPE_DEPTH = 1
+"""The v1 envelope's own level of nesting, allowed on top of the depth any answer may have."""
+
+# What a broken connection looked like, in words for the caller (never a Python class name).
+BROKEN_CONNECTION: tuple[tuple[type[Exception], str], ...] = (
+    (aiohttp.ClientConnectorError, "the connection could not be opened"),
+    (aiohttp.ServerDisconnectedError, "Encord closed the connection without an answer"),
+    (aiohttp.ClientPayloadError, "the answer broke off before its end"),
+    (aiohttp.ClientOSError, "the connection broke"),
+    (aiohttp.ClientResponseError, "the answer was not valid HTTP"),
+)
 
 
 def retry_after_seconds(value: str | None) -> float | None:
@@ -47,10 +62,18 @@ def retry_after_seconds(value: str | None) -> float | None:
 class UpstreamClient:
     """One pooled HTTP session per upstream domain, speaking both API generations (§2, §3)."""
 
-    def __init__(self, domain: str, metrics: Metrics, *, max_connections: int = 100) -> None:
+    def __init__(
+        self,
+        domain: str,
+        metrics: Metrics,
+        *,
+        max_connections: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
         self.domain = domain.rstrip("/")
         self._metrics = metrics
         self._max_connections = max_connections
+        self._max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
         self.user_agent = f"encord-gateway/{__version__} aiohttp/{aiohttp.__version__}"
 
@@ -157,7 +180,7 @@ class UpstreamClient:
         assert self._session is not None
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise errors.upstream_error(
+            raise errors.gateway_observed(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "DEADLINE_EXCEEDED",
                 "deadline expired before calling Encord",
@@ -169,29 +192,32 @@ class UpstreamClient:
                 url,
                 data=call.body,
                 headers=self._headers(call, credential),
-                # A body-less POST (E-04's sync) goes as the SDK sends it: Content-Length 0 and no Content-Type,
-                # where aiohttp would add `application/octet-stream`.
-                skip_auto_headers=("Content-Type",) if call.body is None else (),
+                # A body-less PUT/POST/DELETE (a tag attach, a job cancel) carries no Content-Type (§3.3);
+                # aiohttp would otherwise make one up.
+                skip_auto_headers=() if call.body is not None else ("Content-Type",),
                 timeout=aiohttp.ClientTimeout(total=remaining),
                 allow_redirects=False,
             ) as response:
-                raw = await response.read()
                 status = response.status
                 retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                limit = self._max_response_bytes if status < 400 else MAX_ERROR_BODY_BYTES
+                raw = await _read_capped(response, limit)
         except TimeoutError:
-            raise errors.upstream_error(
+            raise errors.gateway_observed(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
                 "UPSTREAM_TIMEOUT",
                 "Encord did not answer within the deadline",
                 label=call.label,
             ) from None
         except aiohttp.ClientError as exc:
-            raise errors.upstream_error(
-                grpc.StatusCode.UNAVAILABLE,
-                "UPSTREAM_UNREACHABLE",
-                f"cannot reach Encord: {type(exc).__name__}",
-                label=call.label,
+            what = next((text for kind, text in BROKEN_CONNECTION if isinstance(exc, kind)), "the connection failed")
+            raise errors.gateway_observed(
+                grpc.StatusCode.UNAVAILABLE, "UPSTREAM_UNREACHABLE", f"cannot reach Encord: {what}", label=call.label
             ) from None
+        if raw is None:
+            if status < 400:
+                raise errors.too_large(self._max_response_bytes, label=call.label, http_status=status)
+            raw = b""  # an error page too long to be worth reading: its status still says what happened
         return self._interpret(call, status, raw, retry_after)
 
     @staticmethod
@@ -201,11 +227,11 @@ class UpstreamClient:
         if call.api == "v2" and status == 204:
             return None
         try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
+            body = jsontext.load(raw, max_depth=jsontext.MAX_DEPTH + ENVELOPE_DEPTH) if raw else None
+        except jsontext.JsonRefused as refused:
             if status >= 400:
                 raise errors.from_http_status(status, None, label=call.label, retry_after=retry_after) from None
-            raise errors.malformed("the body is not JSON", label=call.label, http_status=status) from None
+            raise errors.malformed(f"the body {refused.problem}", label=call.label, http_status=status) from None
         if call.api == "v2":
             if status >= 300:
                 message = None
@@ -241,3 +267,19 @@ def _v1_code(body: Any) -> str | None:
     if isinstance(response, list) and response and isinstance(response[0], str):
         return response[0]
     return None
+
+
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `limit` bytes (declared or as it streams in):
+    what is past the limit is never read, and the connection is dropped rather than pooled."""
+    declared = response.content_length
+    if declared is not None and declared > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(READ_CHUNK_BYTES):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,10 +1,20 @@
-"""Encord's error envelope (v1 codes, v2 HTTP statuses) mapped to gRPC statuses with ErrorInfo (§3.6, §4)."""
+"""Encord's error envelope (v1 codes, v2 HTTP statuses) mapped to gRPC statuses with ErrorInfo (§3.6, §4).
+
+What Encord says is relayed, never trusted: its codes, messages and payloads are shortened and
+stripped of control characters before they reach a caller (a status travels in gRPC metadata,
+which is small, and into logs and terminals). Errors the gateway observes itself on the way to
+Encord (no connection, no answer in time) carry the gateway's domain; errors in Encord's answers
+carry Encord's.
+"""
 
 from __future__ import annotations
 
+import re
+
 import grpc
 
-from ..errors import UPSTREAM_DOMAIN, GatewayError
+from .. import jsontext
+from ..errors import GATEWAY_DOMAIN, UPSTREAM_DOMAIN, GatewayError
 
 S = grpc.StatusCode
 
@@ -57,6 +67,21 @@ HTTP_STATUSES: dict[int, tuple[grpc.StatusCode, str]] = {
 
 CREDENTIAL_HINT = "Encord did not accept the organisation's credential; ask the gateway operator to check it"
 
+MAX_UPSTREAM_TEXT = 300
+"""Characters of an Encord message relayed to the caller; the rest is cut (marked with an ellipsis)."""
+MAX_PAYLOAD_FACTS = 8
+"""Scalar members of a v1 error payload copied into ErrorInfo.metadata, at most."""
+UNREADABLE_CODE = "UNRECOGNISED_UPSTREAM_ERROR"
+"""The reason of an envelope whose code is not an UPPER_SNAKE identifier (its text goes to the message)."""
+
+_CODE = re.compile(r"[A-Z][A-Z0-9_]{0,79}")
+_METADATA_KEY = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def clean_text(text: str, limit: int = MAX_UPSTREAM_TEXT) -> str:
+    """Text from Encord fit for a caller (see jsontext.clean_text)."""
+    return jsontext.clean_text(text, limit)
+
 
 def upstream_error(
     code: grpc.StatusCode,
@@ -75,20 +100,32 @@ def upstream_error(
     )
 
 
+def gateway_observed(code: grpc.StatusCode, reason: str, message: str, *, label: str) -> GatewayError:
+    """A failure the gateway itself saw on its way to Encord (no connection, no answer in time): the
+    gateway's domain, since Encord said nothing."""
+    return GatewayError(code, message, reason=reason, domain=GATEWAY_DOMAIN, metadata={"operation": label})
+
+
 def from_v1_code(code: str, payload: object, *, label: str) -> GatewayError:
-    status = V1_CODES.get(code, S.UNKNOWN)
-    if status == S.FAILED_PRECONDITION and code in ("AUTHENTICATION_ERROR", "SSH_KEY_NOT_FOUND_ERROR"):
-        message = f"{CREDENTIAL_HINT} ({code})"
+    reason = code if _CODE.fullmatch(code) else UNREADABLE_CODE
+    status = V1_CODES.get(reason, S.UNKNOWN)
+    if status == S.FAILED_PRECONDITION and reason in ("AUTHENTICATION_ERROR", "SSH_KEY_NOT_FOUND_ERROR"):
+        message = f"{CREDENTIAL_HINT} ({reason})"
     else:
-        detail = payload if isinstance(payload, str) and payload else None
-        message = f"Encord answered {code}" + (f": {detail}" if detail else "")
-    error = upstream_error(status, code, message, label=label)
+        detail = clean_text(payload) if isinstance(payload, str) else ""
+        message = f"Encord answered {clean_text(code, 80) or 'an empty error code'}" + (f": {detail}" if detail else "")
+    error = upstream_error(status, reason, message, label=label)
     if isinstance(payload, dict):
         # Scalar members of an object payload (MULTI_LABEL_LIMIT_ERROR's maximum_labels_allowed) are
         # facts a caller or the engine acts on; they go into ErrorInfo.metadata as text.
-        for key, value in payload.items():
-            if isinstance(key, str) and isinstance(value, str | int | float) and not isinstance(value, bool):
-                error.metadata.setdefault(key, str(value))
+        facts = [
+            (key, value)
+            for key, value in payload.items()
+            if isinstance(key, str) and _METADATA_KEY.fullmatch(key)
+            if isinstance(value, str | int | float) and not isinstance(value, bool)
+        ]
+        for key, value in facts[:MAX_PAYLOAD_FACTS]:
+            error.metadata.setdefault(key, clean_text(str(value), 80))
     return error
 
 
@@ -99,7 +136,8 @@ def from_http_status(
     if status == 401:
         message = CREDENTIAL_HINT
     else:
-        message = f"Encord answered HTTP {status}" + (f": {server_message}" if server_message else "")
+        detail = clean_text(server_message) if server_message else ""
+        message = f"Encord answered HTTP {status}" + (f": {detail}" if detail else "")
     return upstream_error(code, reason, message, label=label, http_status=status, retry_after=retry_after)
 
 
@@ -107,7 +145,20 @@ def malformed(detail: str, *, label: str, http_status: int | None = None) -> Gat
     return upstream_error(
         S.UNAVAILABLE,
         "UPSTREAM_MALFORMED_RESPONSE",
-        f"Encord's answer could not be read: {detail}",
+        f"Encord's answer could not be read: {clean_text(detail)}",
         label=label,
         http_status=http_status,
     )
+
+
+def too_large(limit: int, *, label: str, http_status: int | None = None) -> GatewayError:
+    """An answer longer than the gateway reads (ENCORD_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES)."""
+    error = upstream_error(
+        S.RESOURCE_EXHAUSTED,
+        "UPSTREAM_RESPONSE_TOO_LARGE",
+        f"Encord's answer is larger than the {limit} bytes the gateway reads; ask for less (a smaller page)",
+        label=label,
+        http_status=http_status,
+    )
+    error.metadata["limit_bytes"] = str(limit)
+    return error

@@ -6,22 +6,27 @@ Each module owns its record kinds, rules, wire shapes and handlers, and declares
 
 from . import (
     active,
+    administration,
     algorithms,
     analytics,
     apikeys,
     datasets,
+    groups,
     jobs,
     label_rows,
     ml_models,
     models,
     ontologies,
+    organisation,
     projects,
+    storage,
     users,
     workflow,
 )
 
 DOMAINS = (
     users,
+    storage,
     ontologies,
     datasets,
     projects,
@@ -29,6 +34,9 @@ DOMAINS = (
     analytics,
     workflow,
     label_rows,
+    organisation,
+    groups,
+    administration,
     jobs,
     active,
     algorithms,

@@ -1,9 +1,8 @@
 """Index and Active curation (E-04..E-08): collections of items, filter presets, and projects imported into Active.
 
-Index collections and presets belong to a top-level storage folder and hold storage items. The storage domain is
-written apart from this one, so folders and items are kept as the UUIDs given; an item is checked against the
-`storage_item` kind only when the sandbox has one. Without storage items nothing is accessible: an Index
-collection's items are listed as inaccessible stubs (`{uuid}`), and Data Titles resolve to nothing.
+Index collections and presets belong to a top-level storage folder and hold storage items: adding an item that
+does not exist fails it; listings show the items the caller may open in full and, among all items, the others as
+inaccessible stubs (`{uuid}`); a Data Title matches the caller's items of that name.
 
 Project collections hold frames (FRAME) or annotations (LABEL) of the project's data units, which the sandbox has,
 so they are checked: the unit must belong to one of the project's datasets and the frame to the unit.
@@ -25,15 +24,16 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from .. import payloads
-from ..errors import invalid, not_found
+from ..errors import ApiError, invalid, not_found
 from ..operations import NO_CONTENT, NoContent, V1Key, V1Operation, V2Call, V2Route
 from ..paging import page, page_size
 from ..records import new_hash, now, v2_time
 from ..resources import require_admin, visible
-from ..store import KINDS, Kind, Store, register_kind
+from ..store import Store, register_kind
 from .datasets import DataRow, Dataset
 from .jobs import is_uuid
 from .projects import Project
+from .storage import Folder, Item, item_v2, path_to_root, visible_item
 from .users import User
 
 IndexRecord = TypeVar("IndexRecord", "IndexCollection", "IndexFilterPreset")
@@ -132,14 +132,16 @@ def _uuid_list(values: Sequence[Any], what: str) -> list[str]:
     return [_uuid(v, what) for v in values]
 
 
-def storage_items() -> Kind | None:
-    """The storage domain's item kind, when the sandbox has one (it is written apart from this module)."""
-    return KINDS.get(STORAGE_ITEM_KIND)
-
-
 def _known_item(store: Store, item_uuid: str) -> bool:
-    kind = storage_items()
-    return kind is None or store.get(kind.cls, item_uuid) is not None
+    return store.get(Item, item_uuid) is not None
+
+
+def _accessible(store: Store, item_uuid: str, user: User) -> Item | None:
+    """The storage item if the caller may open it (its folder is theirs), else None."""
+    try:
+        return visible_item(store, item_uuid, user)
+    except ApiError:
+        return None
 
 
 def _owned(store: Store, cls: type[IndexRecord], record_uuid: str, user: User, what: str) -> IndexRecord:
@@ -202,15 +204,15 @@ def remove_index_items(store: Store, collection: IndexCollection, item_uuids: li
     return failed
 
 
-def titles_to_items(store: Store, titles: list[str]) -> dict[str, list[str]]:
-    """Each Data Title's storage items (matched by name); none while the sandbox has no storage items."""
-    kind = storage_items()
+def titles_to_items(store: Store, user: User, top_level_folder: str, titles: list[str]) -> dict[str, list[str]]:
+    """Each Data Title's storage items under the collection's top-level folder that the caller may open."""
     found: dict[str, list[str]] = {title: [] for title in titles}
-    if kind is not None:
-        for record in store.all(kind.cls):
-            name = getattr(record, "name", None)
-            if name in found:
-                found[name].append(getattr(record, kind.id))
+    for item in store.all(Item):
+        if item.name not in found or _accessible(store, item.uuid, user) is None:
+            continue
+        parent = store.get(Folder, item.parent)
+        if parent is not None and top_level_folder in {f.uuid for f in path_to_root(store, parent)}:
+            found[item.name].append(item.uuid)
     return found
 
 
@@ -428,17 +430,23 @@ def v2_delete_index_collection(call: V2Call) -> NoContent:
 
 
 def v2_list_accessible_items(call: V2Call) -> dict[str, Any]:
-    """Only storage items the caller may open are listed; the sandbox has none to render (see the module doc)."""
-    _index_collection(call)
-    call.flag("includeClientMetadata", False)
-    return _offset_page(call, [], lambda item: item)
+    """Only storage items the caller may open are listed, in full (§7.10)."""
+    collection = _index_collection(call)
+    metadata = call.flag("includeClientMetadata", False)
+    items = [item for u in collection.item_uuids if (item := _accessible(call.store, u, call.user)) is not None]
+    return _offset_page(call, items, lambda item: item_v2(call.store, item, client_metadata=metadata))
 
 
 def v2_list_all_items(call: V2Call) -> dict[str, Any]:
-    """Every item, an inaccessible one as its `{uuid}` stub (the SDK's StorageItemInaccessible)."""
+    """Every item: those the caller may open in full, the others as `{uuid}` stubs (StorageItemInaccessible)."""
     collection = _index_collection(call)
-    call.flag("includeClientMetadata", False)
-    return _offset_page(call, collection.item_uuids, lambda item: {"uuid": item})
+    metadata = call.flag("includeClientMetadata", False)
+
+    def render(item_uuid: str) -> dict[str, Any]:
+        item = _accessible(call.store, item_uuid, call.user)
+        return item_v2(call.store, item, client_metadata=metadata) if item is not None else {"uuid": item_uuid}
+
+    return _offset_page(call, collection.item_uuids, render)
 
 
 def _item_uuids(call: V2Call) -> list[str]:
@@ -463,7 +471,7 @@ def v2_add_items_by_title(call: V2Call) -> dict[str, Any]:
         raise invalid(f"at most {MAX_TITLES_PER_REQUEST} Data Titles per request")
     if sum(len(t.encode("utf-8")) for t in titles) > MAX_TITLE_BYTES_PER_REQUEST:
         raise invalid(f"at most {MAX_TITLE_BYTES_PER_REQUEST} bytes of Data Titles per request")
-    found = titles_to_items(call.store, titles)
+    found = titles_to_items(call.store, call.user, collection.top_level_folder_uuid, titles)
     matched = [items[0] for items in found.values() if len(items) == 1]
     failed = add_index_items(call.store, collection, matched)
     return {

@@ -1,0 +1,355 @@
+"""Groups (U-09..U-16) and their grants on projects, datasets and ontologies (P-10, D-09, O-05).
+
+A group belongs to an organisation and holds some of its members. Granting a group a role on a resource gives every
+member that role there; `resources.set_group_members` keeps each granted resource's effective members up to date
+whenever a grant, a group's membership or the group itself changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .. import payloads
+from ..errors import forbidden, invalid, not_found
+from ..operations import NO_CONTENT, NoContent, V1Key, V1Operation, V2Call, V2Route
+from ..records import new_hash, now, v2_time
+from ..resources import Resource, require_admin, set_group_members, strongest, visible
+from ..store import Store, kind_named, register_kind
+from .organisation import ADMIN_ROLE, current, home_of, membership, on_member_removed
+from .users import User
+
+# ---- records -----------------------------------------------------------------------------------
+
+
+@register_kind("group", parent="organisation_hash", parent_kinds=("organisation",), keys=("members",))
+@dataclass(kw_only=True)
+class Group:
+    hash: str
+    organisation_hash: str
+    name: str
+    description: str
+    created_at: datetime
+    members: list[str] = field(default_factory=list)
+    managers: list[str] = field(default_factory=list)
+    """Members who may change the group besides the organisation's admins: its creator (U-10)."""
+
+
+@register_kind("group_grant", id="key", parent="group_hash", parent_kinds=("group",), keys=("resource_hash",))
+@dataclass(kw_only=True)
+class GroupGrant:
+    """A group's role on one resource (one grant per group and resource)."""
+
+    key: str
+    """`<group hash>/<resource hash>`."""
+    group_hash: str
+    resource_kind: str
+    resource_hash: str
+    role: int
+    created_at: datetime
+
+
+# The roles a group may be granted, per kind of resource (§6.2).
+GRANTABLE_ROLES: dict[str, range] = {"project": range(6), "dataset": range(2), "ontology": range(2)}
+
+# ---- rules -------------------------------------------------------------------------------------
+
+
+def organisation_group(store: Store, user: User, group_hash: str) -> Group:
+    """A group of the user's current organisation, else not found."""
+    organisation, _ = current(store, user)
+    group = store.get(Group, group_hash)
+    if group is None or group.organisation_hash != organisation.hash:
+        raise not_found("group", group_hash)
+    return group
+
+
+def managed_group(store: Store, user: User, group_hash: str) -> Group:
+    """A group the user may change: it administers the organisation, or manages the group."""
+    group = organisation_group(store, user, group_hash)
+    _, member = current(store, user)
+    if member.role != ADMIN_ROLE and user.email not in group.managers:
+        raise forbidden("only an organisation admin or a manager of the group may change it")
+    return group
+
+
+def create_group(store: Store, user: User, name: str, description: str) -> Group:
+    """U-10: organisation admins create groups and manage the ones they create."""
+    organisation, member = current(store, user)
+    if member.role != ADMIN_ROLE:
+        raise forbidden("only an organisation admin may create groups")
+    if not name.strip():
+        raise invalid("'name' must not be empty")
+    return store.put(
+        Group(
+            hash=new_hash(),
+            organisation_hash=organisation.hash,
+            name=name,
+            description=description,
+            created_at=now(),
+            members=[user.email],
+            managers=[user.email],
+        )
+    )
+
+
+def refresh_resource(store: Store, kind: str, resource_hash: str) -> None:
+    """Recompute who reaches one resource through groups, and with which role."""
+    record: Resource | None = store.get(kind_named(kind).cls, resource_hash)
+    if record is None:
+        return
+    roles: dict[str, list[int]] = {}
+    for grant in store.find(GroupGrant, "resource_hash", resource_hash):
+        group = store.get(Group, grant.group_hash)
+        for email in group.members if group is not None else []:
+            roles.setdefault(email, []).append(grant.role)
+    set_group_members(store, record, {email: strongest(kind, granted) for email, granted in roles.items()})
+
+
+def _refresh_granted(store: Store, group: Group) -> None:
+    for grant in store.children(GroupGrant, group.hash):
+        refresh_resource(store, grant.resource_kind, grant.resource_hash)
+
+
+def add_group_users(store: Store, group: Group, emails: list[str]) -> None:
+    """U-15: every e-mail must be a member of the group's organisation."""
+    strangers = [e for e in emails if membership(store, group.organisation_hash, e) is None]
+    if strangers:
+        raise forbidden(f"not members of the organisation: {', '.join(strangers)}")
+    group.members.extend(e for e in dict.fromkeys(emails) if e not in group.members)
+    store.put(group)
+    _refresh_granted(store, group)
+
+
+def remove_group_users(store: Store, group: Group, emails: list[str]) -> None:
+    """U-16: e-mails not in the group are ignored."""
+    group.members = [e for e in group.members if e not in emails]
+    group.managers = [e for e in group.managers if e not in emails]
+    store.put(group)
+    _refresh_granted(store, group)
+
+
+def delete_group(store: Store, group: Group) -> None:
+    """U-12: revokes every grant the group held."""
+    grants = store.children(GroupGrant, group.hash)
+    for grant in grants:
+        store.delete(GroupGrant, grant.key)
+    store.delete(Group, group.hash)
+    for grant in grants:
+        refresh_resource(store, grant.resource_kind, grant.resource_hash)
+
+
+@on_member_removed
+def leave_groups(store: Store, organisation_hash: str, email: str) -> None:
+    """A user removed from an organisation (U-19) leaves its groups, and the access they gave."""
+    for group in store.find(Group, "members", email):
+        if group.organisation_hash == organisation_hash:
+            remove_group_users(store, group, [email])
+
+
+def grant(store: Store, user: User, kind: str, record: Resource, group_hashes: list[str], role: int) -> None:
+    """P-10, D-09, O-05 (POST): the resource's admin grants groups of its current organisation a role on it
+    (one of GRANTABLE_ROLES, which the handler checks)."""
+    require_admin(record, user)
+    groups = [organisation_group(store, user, h) for h in dict.fromkeys(group_hashes)]
+    for group in groups:
+        key = f"{group.hash}/{record.hash}"
+        existing = store.get(GroupGrant, key)
+        created = existing.created_at if existing is not None else now()
+        store.put(
+            GroupGrant(
+                key=key,
+                group_hash=group.hash,
+                resource_kind=kind,
+                resource_hash=record.hash,
+                role=role,
+                created_at=created,
+            )
+        )
+    refresh_resource(store, kind, record.hash)
+
+
+def revoke(store: Store, user: User, kind: str, record: Resource, group_hashes: list[str]) -> None:
+    """P-10, D-09, O-05 (DELETE): groups without a grant on the resource are ignored."""
+    require_admin(record, user)
+    for group_hash in group_hashes:
+        store.delete(GroupGrant, f"{group_hash}/{record.hash}")
+    refresh_resource(store, kind, record.hash)
+
+
+# ---- wire shapes -------------------------------------------------------------------------------
+
+
+def group_v2(group: Group) -> dict[str, Any]:
+    """§7.13 Group."""
+    return {
+        "groupHash": group.hash,
+        "name": group.name,
+        "description": group.description,
+        "createdAt": v2_time(group.created_at),
+    }
+
+
+def entity_group_v2(store: Store, group: Group, record: Resource, role: int) -> dict[str, Any]:
+    """§7.13 entity group: a group with its role on a resource."""
+    same = group.organisation_hash == home_of(store, record.owner)
+    return group_v2(group) | {"isSameOrganisation": same, "userRole": role}
+
+
+def _one_page(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The listings the SDK reads only once (§3.5): everything in the first page."""
+    return {"results": results, "nextPageToken": None}
+
+
+def _group_hashes(values: Any, what: str) -> list[str]:
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
+        raise invalid(f"'{what}' must be a non-empty list of group hashes")
+    return values
+
+
+# ---- v2 handlers -------------------------------------------------------------------------------
+
+
+def v2_list_groups(call: V2Call) -> dict[str, Any]:
+    organisation, _ = current(call.store, call.user)
+    return _one_page([group_v2(g) for g in call.store.children(Group, organisation.hash)])
+
+
+def v2_create_group(call: V2Call) -> dict[str, Any]:
+    body = call.json_object()
+    name = payloads.text(body, "name", non_empty=True)
+    description = payloads.optional_text(body, "description") or ""
+    return group_v2(create_group(call.store, call.user, name, description))
+
+
+def v2_get_group(call: V2Call) -> dict[str, Any]:
+    return group_v2(organisation_group(call.store, call.user, call.params["group_hash"]))
+
+
+def v2_delete_group(call: V2Call) -> NoContent:
+    delete_group(call.store, managed_group(call.store, call.user, call.params["group_hash"]))
+    return NO_CONTENT
+
+
+def v2_update_group(call: V2Call) -> dict[str, Any]:
+    body = call.json_object()
+    group = managed_group(call.store, call.user, call.params["group_hash"])
+    name, description = payloads.optional_text(body, "name"), payloads.optional_text(body, "description")
+    if name is None and description is None:
+        raise invalid("give 'name', 'description' or both")
+    if name is not None:
+        if not name.strip():
+            raise invalid("'name' must not be empty")
+        group.name = name
+    if description is not None:
+        group.description = description
+    return group_v2(call.store.put(group))
+
+
+def v2_list_group_users(call: V2Call) -> dict[str, Any]:
+    group = organisation_group(call.store, call.user, call.params["group_hash"])
+    return _one_page([{"userEmail": e} for e in group.members])
+
+
+def v2_add_group_users(call: V2Call) -> dict[str, Any]:
+    group = managed_group(call.store, call.user, call.params["group_hash"])
+    add_group_users(call.store, group, payloads.text_list(call.json_object(), "userEmails"))
+    return _one_page([{"userEmail": e} for e in group.members])
+
+
+def v2_remove_group_users(call: V2Call) -> NoContent:
+    group = managed_group(call.store, call.user, call.params["group_hash"])
+    remove_group_users(call.store, group, payloads.text_list(call.json_object(), "userEmails"))
+    return NO_CONTENT
+
+
+def _granted(call: V2Call, kind: str) -> Resource:
+    """The resource named by the route's `{<kind>_hash}`, if the caller can see it."""
+    found: Resource = visible(call.store, kind_named(kind).cls, call.params[f"{kind}_hash"], call.user)
+    return found
+
+
+def _list_entity_groups(call: V2Call, kind: str) -> dict[str, Any]:
+    record = _granted(call, kind)
+    rows = []
+    for found in call.store.find(GroupGrant, "resource_hash", record.hash):
+        group = call.store.get(Group, found.group_hash)
+        if group is not None:
+            rows.append(entity_group_v2(call.store, group, record, found.role))
+    return _one_page(rows)
+
+
+def _add_entity_groups(call: V2Call, kind: str) -> NoContent:
+    body = call.json_object()
+    role = payloads.integer(body, "userRole", choices=GRANTABLE_ROLES[kind])
+    hashes = _group_hashes(body.get("groupHashList"), "groupHashList")
+    grant(call.store, call.user, kind, _granted(call, kind), hashes, role)
+    return NO_CONTENT
+
+
+def _remove_entity_groups(call: V2Call, kind: str) -> NoContent:
+    hashes = _group_hashes(call.query_lists.get("groupHashList"), "groupHashList")
+    revoke(call.store, call.user, kind, _granted(call, kind), hashes)
+    return NO_CONTENT
+
+
+def v2_list_project_groups(call: V2Call) -> dict[str, Any]:
+    return _list_entity_groups(call, "project")
+
+
+def v2_add_project_groups(call: V2Call) -> NoContent:
+    return _add_entity_groups(call, "project")
+
+
+def v2_remove_project_groups(call: V2Call) -> NoContent:
+    return _remove_entity_groups(call, "project")
+
+
+def v2_list_dataset_groups(call: V2Call) -> dict[str, Any]:
+    return _list_entity_groups(call, "dataset")
+
+
+def v2_add_dataset_groups(call: V2Call) -> NoContent:
+    return _add_entity_groups(call, "dataset")
+
+
+def v2_remove_dataset_groups(call: V2Call) -> NoContent:
+    return _remove_entity_groups(call, "dataset")
+
+
+def v2_list_ontology_groups(call: V2Call) -> dict[str, Any]:
+    return _list_entity_groups(call, "ontology")
+
+
+def v2_add_ontology_groups(call: V2Call) -> NoContent:
+    return _add_entity_groups(call, "ontology")
+
+
+def v2_remove_ontology_groups(call: V2Call) -> NoContent:
+    return _remove_entity_groups(call, "ontology")
+
+
+# ---- tables ------------------------------------------------------------------------------------
+
+V1: dict[V1Key, V1Operation] = {}
+
+V2: tuple[V2Route, ...] = (
+    V2Route("GET", "user/current-organisation/groups", v2_list_groups),  # U-09
+    V2Route("POST", "organisation/groups", v2_create_group),  # U-10
+    V2Route("GET", "organisation/groups/{group_hash}", v2_get_group),  # U-11
+    V2Route("DELETE", "organisation/groups/{group_hash}", v2_delete_group),  # U-12
+    V2Route("PATCH", "organisation/groups/{group_hash}", v2_update_group),  # U-13
+    V2Route("GET", "organisation/groups/{group_hash}/users", v2_list_group_users),  # U-14
+    V2Route("POST", "organisation/groups/{group_hash}/users", v2_add_group_users),  # U-15
+    V2Route("POST", "organisation/groups/{group_hash}/users/bulk-delete", v2_remove_group_users),  # U-16
+    V2Route("GET", "projects/{project_hash}/groups", v2_list_project_groups),  # P-10
+    V2Route("POST", "projects/{project_hash}/groups", v2_add_project_groups),  # P-10
+    V2Route("DELETE", "projects/{project_hash}/groups", v2_remove_project_groups),  # P-10
+    V2Route("GET", "datasets/{dataset_hash}/groups", v2_list_dataset_groups),  # D-09
+    V2Route("POST", "datasets/{dataset_hash}/groups", v2_add_dataset_groups),  # D-09
+    V2Route("DELETE", "datasets/{dataset_hash}/groups", v2_remove_dataset_groups),  # D-09
+    V2Route("GET", "ontologies/{ontology_hash}/groups", v2_list_ontology_groups),  # O-05
+    V2Route("POST", "ontologies/{ontology_hash}/groups", v2_add_ontology_groups),  # O-05
+    V2Route("DELETE", "ontologies/{ontology_hash}/groups", v2_remove_ontology_groups),  # O-05
+)
