@@ -288,3 +288,15 @@ def test_legacy_label_statuses_drive_a_manual_qa_project(
 
     assert submitted is True and after_submit == LabelStatus.LABELLED
     assert project.list_label_rows_v2()[0].label_status == LabelStatus.REVIEWED
+
+
+def test_the_storage_item_behind_a_row_is_the_data_units_file(project_factory: Callable[..., Project]) -> None:
+    project = project_factory()
+    image, video, _ = project.list_label_rows_v2()
+
+    item = image.get_storage_item()
+    signed = video.get_storage_item(get_signed_urls=True)
+
+    assert (item.uuid, item.name) == (image.backing_item_uuid, "street.jpg")
+    assert (signed.uuid, signed.name) == (video.backing_item_uuid, "drive.mp4")
+    assert signed.get_signed_url() is not None

@@ -253,6 +253,32 @@ def test_bad_hashes_are_invalid_and_unknown_units_not_found(
     assert gateway_kit.grpc_error(unknown.value).code == "NOT_FOUND"
 
 
+def test_a_rows_storage_item_is_its_data_units_file_and_an_unknown_one_is_refused(
+    gateway: GatewayProcess,
+    stubs: Stubs,
+    labels: LabelStubs,
+    sandbox: Sandbox,
+    make_title: Callable[[str], str],
+    gateway_kit: GatewayKit,
+) -> None:
+    made = labelled_project(gateway, stubs, sandbox, make_title("items"))
+    md = gateway.auth_metadata
+    rows = labels.labels.ListLabelRows(labels_pb2.ListLabelRowsRequest(project_hash=made.project), metadata=md)
+    first = rows.label_rows[0]
+
+    item = labels.labels.GetLabelRowStorageItem(
+        labels_pb2.GetLabelRowStorageItemRequest(backing_item_uuid=first.backing_item_uuid), metadata=md
+    )
+    with pytest.raises(grpc.RpcError) as unknown:
+        labels.labels.GetLabelRowStorageItem(
+            labels_pb2.GetLabelRowStorageItemRequest(backing_item_uuid=made.project), metadata=md
+        )
+
+    assert first.backing_item_uuid and (item.uuid, item.name) == (first.backing_item_uuid, "frame-0.jpg")
+    # Encord answers an unknown item as one the caller may not see (§5.8: "unknown or inaccessible").
+    assert gateway_kit.grpc_error(unknown.value).code == "PERMISSION_DENIED"
+
+
 def test_a_second_row_for_a_data_unit_already_exists(
     gateway: GatewayProcess,
     stubs: Stubs,

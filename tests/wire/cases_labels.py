@@ -404,6 +404,26 @@ LABEL_ROW_CASES = [
         ),
     ),
     WireCase(
+        name="GetLabelRowStorageItem as LabelRowV2.get_storage_item",
+        rpc="LabelService.GetLabelRowStorageItem",
+        proves=("L-12",),
+        setup=project_with_rows,
+        sdk=lambda sides, given: given["rows"][0].get_storage_item(),
+        request=lambda given: labels_pb2.GetLabelRowStorageItemRequest(
+            backing_item_uuid=str(given["rows"][0].backing_item_uuid)
+        ),
+    ),
+    WireCase(
+        name="GetLabelRowStorageItem with a signed URL",
+        rpc="LabelService.GetLabelRowStorageItem",
+        proves=("L-12",),
+        setup=project_with_rows,
+        sdk=lambda sides, given: given["rows"][1].get_storage_item(get_signed_urls=True),
+        request=lambda given: labels_pb2.GetLabelRowStorageItemRequest(
+            backing_item_uuid=str(given["rows"][1].backing_item_uuid), sign_url=True
+        ),
+    ),
+    WireCase(
         name="ListLabelBranches as list_branches",
         rpc="LabelService.ListLabelBranches",
         proves=("L-13",),
