@@ -53,6 +53,7 @@ from typing import Any
 import aiohttp
 import credential_cost  # bench/ is on sys.path when this file runs as a script
 import grpc
+import label_export
 import sandbox_store
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway.upstream.signing import (
@@ -584,6 +585,9 @@ def main(argv: list[str] | None = None) -> int:
         CPU.watch("gateway", gateway.pid)
         log(f"gateway pid {gateway.pid}: gRPC {endpoints.grpc}, metrics {endpoints.metrics}")
 
+        labels = label_export.measure(
+            sandbox_url, endpoints.grpc, token, signer, openssh, gateway.pid, quick=args.quick
+        )
         gateway_results, hashes = asyncio.run(gateway_phases(endpoints, token, sandbox_url, signer, profile))
         results += gateway_results
         results += sdk_phases(sandbox_url, openssh, hashes, profile)
@@ -622,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = [r for r in results if r.errors]
     for r in failed:
         print(f"ERRORS ({r.name}): {r.errors} failed calls, first: {r.first_error}")
+    print()
+    print(label_export.render(labels))
     print()
     print(credential_cost.render(credential_cost.measure()))
     print()

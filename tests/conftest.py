@@ -80,6 +80,12 @@ class Sandbox:
         assert status == 201, body
         return list(body["data_rows"])
 
+    def create_workflow_template(self, title: str, stages: list[dict[str, Any]]) -> str:
+        """A workflow template made as in Encord's web app (control API); its uuid for U-01's template id."""
+        status, body = self.control("POST", "/sandbox/v1/workflow-templates", {"title": title, "stages": stages})
+        assert status == 201, body
+        return str(body["uuid"])
+
     def seed_storage_items(self, folder_uuid: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Items added to a storage folder as the web app's upload would (control API); their §7.10 items."""
         status, body = self.control("POST", f"/sandbox/v1/storage/folders/{folder_uuid}/items", {"items": items})

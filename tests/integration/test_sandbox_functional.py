@@ -515,29 +515,6 @@ async def test_request_log_tells_a_missing_route_from_a_missing_resource(
     ]
 
 
-async def test_request_log_marks_stand_in_handlers_not_modelled(
-    sandbox: Sandbox, user: SandboxUser, wire: Wire
-) -> None:
-    project_hash = await create_project(wire, user, "stand-ins")
-    target = {"resource_type": "project", "resource_id": project_hash}
-    sandbox.clear_requests_log()
-    _, listed = await wire.v1(user, "labelrowmetadata", "GET", **target)
-    _, fetched = await wire.v1(user, "labelrow", "GET", uid="no-such-label", **target)
-    _, record = await wire.v1(user, "project", "GET", **target)
-    _, unknown = await wire.v1(user, "nosuchthing", "GET", **target)
-    # The wire answers stay what they were; the log says which came from a stand-in.
-    assert listed == {"status": 200, "response": []}
-    assert error_code(fetched) == "RESOURCE_NOT_FOUND_ERROR"
-    assert record["response"]["project_hash"] == project_hash
-    assert error_code(unknown) == "METHOD_NOT_ALLOWED_ERROR"
-    assert [(e["query_type"], e["outcome"]) for e in sandbox.requests_log()] == [
-        ("labelrowmetadata", "NOT_MODELLED"),
-        ("labelrow", "NOT_MODELLED"),
-        ("project", "ok"),
-        ("nosuchthing", "NO_ROUTE"),  # no table has it; the wire still says METHOD_NOT_ALLOWED_ERROR
-    ]
-
-
 # ---- bad input ---------------------------------------------------------------------------------
 
 

@@ -937,5 +937,6 @@ CASES = [
     *cases_organisation.CASES,
     *__import__("cases_storage").CASES,
     *__import__("cases_jobs").CASES,
+    *__import__("cases_labels").CASES,
     *__import__("cases_models").CASES,
 ]

@@ -81,9 +81,14 @@ def _length(field: FieldDescriptor) -> Check:
     return check
 
 
+def _size(value: Any) -> int:
+    """What `max_bytes` bounds: a bytes value's length, a message's (a label document's) serialized size."""
+    return value.ByteSize() if isinstance(value, message.Message) else len(value)
+
+
 def _max_bytes(field: FieldDescriptor, limit: int) -> Check:
     def check(msg: message.Message) -> Violations:
-        return [(path, f"is larger than {limit} bytes") for path, value in _values(msg, field) if len(value) > limit]
+        return [(path, f"is larger than {limit} bytes") for path, value in _values(msg, field) if _size(value) > limit]
 
     return check
 
@@ -196,10 +201,10 @@ def checks_for(msg_descriptor: MessageDescriptor) -> tuple[Check, ...]:
         target = field.message_type.fields_by_name["value"] if is_map(field) else field
         if option(options, options_pb2.format) == options_pb2.FIELD_FORMAT_UUID:
             checks.append(_uuid(field))
+        if target.type in (FD.TYPE_BYTES, FD.TYPE_MESSAGE) and has_option(options, options_pb2.max_bytes):
+            checks.append(_max_bytes(field, int(option(options, options_pb2.max_bytes))))
         if target.type == FD.TYPE_STRING:
             checks.append(_length(field))
-        elif target.type == FD.TYPE_BYTES and has_option(options, options_pb2.max_bytes):
-            checks.append(_max_bytes(field, int(option(options, options_pb2.max_bytes))))
         elif target.type == FD.TYPE_ENUM:
             checks.append(_enum(field))
         elif target.type == FD.TYPE_MESSAGE:

@@ -1,5 +1,5 @@
 """The control API standing in for Encord's web app: register users' keys, seed data units, storage items and
-cloud integrations, tag folders, health, the request log, faults."""
+cloud integrations, tag folders, make workflow templates, health, the request log, faults."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .blobs import signed_url
 from .domains.datasets import Dataset, add_data_unit, data_row_v1, mirror_items
 from .domains.ml_models import WEIGHTS_PATH, weights_file
 from .domains.organisation import seed_integration, sign_up
+from .domains.projects import create_workflow_template
 from .domains.storage import Folder, Item, item_v2, seed_items
 from .domains.users import register_key
 from .errors import ApiError
@@ -156,6 +157,26 @@ async def sign_item_url(request: web.Request) -> web.Response:
     return web.json_response({"url": signed_url(item.url, lifetime)})
 
 
+async def create_template(request: web.Request) -> web.Response:
+    """Make a workflow template as Encord's workflow editor would: `{"title", "stages": [{"key", "stageType",
+    "title", and per type "next" | "approve" + "reject" | "pathways": [{"title", "to"}], "annotators"?}]}`, the
+    first stage being where tasks start; 201 `{"uuid", "title", "stages"}`. Projects name it as U-01's
+    `workflow_template_id`."""
+    try:
+        body = json.loads(await request.read())
+    except ValueError:
+        return _bad_request('the body must be JSON: {"title": ..., "stages": [...]}')
+    if not isinstance(body, dict) or not isinstance(body.get("title"), str):
+        return _bad_request("'title' is required")
+    store = request.app[STORE]
+    try:
+        with store.transaction():
+            template = create_workflow_template(store, body["title"], body.get("stages"))
+    except ApiError as error:
+        return _bad_request(error.message)
+    return web.json_response({"uuid": template.uuid, "title": template.title, "stages": template.stages}, status=201)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -202,6 +223,7 @@ async def download_weights(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/users", register_user)
     app.router.add_post("/sandbox/v1/datasets/{dataset_hash}/data-units", seed_data_units)
+    app.router.add_post("/sandbox/v1/workflow-templates", create_template)
     app.router.add_post("/sandbox/v1/cloud-integrations", seed_cloud_integration)
     app.router.add_post("/sandbox/v1/storage/folders/{folder_uuid}/items", seed_storage_items)
     app.router.add_put("/sandbox/v1/storage/folders/{folder_uuid}/organisation-tags", tag_storage_folder)

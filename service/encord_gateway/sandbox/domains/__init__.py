@@ -8,6 +8,7 @@ from . import (
     active,
     administration,
     algorithms,
+    analytics,
     apikeys,
     datasets,
     groups,
@@ -20,6 +21,7 @@ from . import (
     projects,
     storage,
     users,
+    workflow,
 )
 
 DOMAINS = (
@@ -29,6 +31,8 @@ DOMAINS = (
     datasets,
     projects,
     apikeys,
+    analytics,
+    workflow,
     label_rows,
     organisation,
     groups,

@@ -1,19 +1,33 @@
-"""Projects (U-01..U-04, P-01..P-17): an ontology, attached datasets, members, and the workflow they follow."""
+"""Projects (U-01..U-04, P-01..P-16): an ontology, attached datasets, members, and the workflow they follow.
+
+A project follows a workflow: the stages of the template it was created from, or Encord's default
+(annotate, review, complete) when none is named. Templates come from the control API (Encord's web app
+makes them); only benchmark-QA projects follow none (the legacy manual-QA label statuses instead).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from .. import payloads
 from ..errors import invalid, not_found
 from ..filters import V1_NAMES, V2_NAMES, ListFilter
-from ..operations import ANY_KEY, V1Call, V1Key, V1Operation, V2Call, V2Route, needs
+from ..operations import ANY_KEY, V1Call, V1Key, V1Operation, V2Call, V2Route
 from ..paging import page
-from ..records import new_hash, v1_time, v2_time
+from ..records import new_hash, now, v1_time, v2_time
 from ..resources import Resource, add_members, listing, new_resource, visible
 from ..store import Store, register_kind
-from .datasets import Dataset, attachable_datasets, dataset_in_project_v1, dataset_in_project_v2, hash_list
+from .datasets import (
+    DataRow,
+    Dataset,
+    attachable_datasets,
+    data_rows_of,
+    dataset_in_project_v1,
+    dataset_in_project_v2,
+    hash_list,
+)
 from .ontologies import Ontology, create_ontology, empty_editor, update_ontology
 from .users import User
 
@@ -32,18 +46,119 @@ class Project(Resource):
     tags: list[str] = field(default_factory=list)
     workflow_manager_uuid: str | None = None
     workflow_stages: list[dict[str, Any]] = field(default_factory=list)
+    """The stages as ProjectDTO carries them (`stageType`, `uuid`, `title`, agent `pathways`)."""
+    workflow_routes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per stage uuid, where its tasks go: `next` (submit), `approve`, `reject` (stage uuids), `annotators`."""
+
+
+@register_kind("workflow_template", id="uuid")
+@dataclass(kw_only=True)
+class WorkflowTemplate:
+    """A workflow a project can be created from: its stages by key, with the keys each stage leads to."""
+
+    uuid: str
+    title: str
+    stages: list[dict[str, Any]]
+    created_at: datetime
+
+
+# Per stage type, the routes a template stage must name (agent stages name pathways instead). The SDK
+# builds stage objects for these types only (a router stage would break its Workflow), so only these.
+STAGE_ROUTES: dict[str, tuple[str, ...]] = {
+    "ANNOTATION": ("next",),
+    "REVIEW": ("approve", "reject"),
+    "CONSENSUS_ANNOTATION": ("next",),
+    "CONSENSUS_REVIEW": ("approve", "reject"),
+    "AGENT": (),
+    "DONE": (),
+}
+ENTRY_STAGE_TYPES = ("ANNOTATION", "CONSENSUS_ANNOTATION", "AGENT")
+CONSENSUS_ANNOTATORS = range(2, 6)
+DEFAULT_TEMPLATE: list[dict[str, Any]] = [
+    {"key": "annotate", "stageType": "ANNOTATION", "title": "Annotate", "next": "review"},
+    {"key": "review", "stageType": "REVIEW", "title": "Review", "approve": "complete", "reject": "annotate"},
+    {"key": "complete", "stageType": "DONE", "title": "Complete"},
+]
 
 
 # ---- rules -------------------------------------------------------------------------------------
 
 
-def _default_workflow() -> list[dict[str, Any]]:
-    """The stages a template-based (workflow) project starts with; enough for the SDK's workflow accessors."""
-    return [
-        {"stageType": "ANNOTATION", "uuid": new_hash(), "title": "Annotate"},
-        {"stageType": "REVIEW", "uuid": new_hash(), "title": "Review"},
-        {"stageType": "DONE", "uuid": new_hash(), "title": "Complete"},
-    ]
+def check_template_stages(raw: Any) -> list[dict[str, Any]]:
+    """Template stages as the control API takes them; the first is where new tasks start.
+
+    `[{"key", "stageType", "title", "next" | "approve" + "reject" | "pathways": [{"title", "to"}],
+    "annotators"?}]`, every route naming another stage's key.
+    """
+    if not isinstance(raw, list) or not raw or not all(isinstance(s, dict) for s in raw):
+        raise invalid("'stages' must be a non-empty list of objects")
+    keys = [s.get("key") for s in raw]
+    if not all(isinstance(k, str) and k for k in keys) or len(set(keys)) != len(keys):
+        raise invalid("every stage needs a 'key' of its own")
+    stages: list[dict[str, Any]] = []
+    for spec in raw:
+        stage_type = spec.get("stageType")
+        if stage_type not in STAGE_ROUTES:
+            raise invalid(f"stage {spec['key']!r}: 'stageType' must be one of {', '.join(STAGE_ROUTES)}")
+        stage = {"key": spec["key"], "stageType": stage_type, "title": payloads.text(spec, "title", non_empty=True)}
+        for route in STAGE_ROUTES[stage_type]:
+            target = spec.get(route)
+            if target not in keys or target == spec["key"]:
+                raise invalid(f"stage {spec['key']!r}: '{route}' must name another stage's key")
+            stage[route] = target
+        if stage_type == "CONSENSUS_ANNOTATION":
+            stage["annotators"] = payloads.integer(spec, "annotators", choices=CONSENSUS_ANNOTATORS, default=2)
+        if stage_type == "AGENT":
+            pathways = spec.get("pathways")
+            if not isinstance(pathways, list) or not pathways or not all(isinstance(p, dict) for p in pathways):
+                raise invalid(f"stage {spec['key']!r}: an agent stage needs 'pathways', each with a 'title' and a 'to'")
+            for pathway in pathways:
+                if pathway.get("to") not in keys:
+                    raise invalid(f"stage {spec['key']!r}: every pathway's 'to' must name a stage's key")
+            stage["pathways"] = [{"title": payloads.text(p, "title", non_empty=True), "to": p["to"]} for p in pathways]
+        stages.append(stage)
+    if stages[0]["stageType"] not in ENTRY_STAGE_TYPES:
+        raise invalid(f"the first stage (where tasks start) must be one of {', '.join(ENTRY_STAGE_TYPES)}")
+    if not any(s["stageType"] == "DONE" for s in stages):
+        raise invalid("a workflow needs a DONE stage")
+    return stages
+
+
+def create_workflow_template(store: Store, title: str, stages: Any) -> WorkflowTemplate:
+    if not title.strip():
+        raise invalid("'title' must not be empty")
+    return store.put(
+        WorkflowTemplate(uuid=new_hash(), title=title, stages=check_template_stages(stages), created_at=now())
+    )
+
+
+def instantiate_workflow(stages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """A project's own copy of template stages: fresh uuids, ProjectDTO stages, and routes by stage uuid."""
+    uuids = {s["key"]: new_hash() for s in stages}
+    public: list[dict[str, Any]] = []
+    routes: dict[str, dict[str, Any]] = {}
+    for spec in stages:
+        uuid = uuids[spec["key"]]
+        stage: dict[str, Any] = {"stageType": spec["stageType"], "uuid": uuid, "title": spec["title"]}
+        route: dict[str, Any] = {name: uuids[spec[name]] for name in STAGE_ROUTES[spec["stageType"]]}
+        if spec["stageType"] == "AGENT":
+            stage["pathways"] = [
+                {"uuid": new_hash(), "title": p["title"], "destinationUuid": uuids[p["to"]]} for p in spec["pathways"]
+            ]
+        if "annotators" in spec:
+            route["annotators"] = spec["annotators"]
+        public.append(stage)
+        routes[uuid] = route
+    return public, routes
+
+
+def stage_of(project: Project, stage_uuid: str) -> dict[str, Any] | None:
+    return next((s for s in project.workflow_stages if s["uuid"] == stage_uuid), None)
+
+
+def first_stage(project: Project, *stage_types: str) -> dict[str, Any] | None:
+    """The first stage of one of these types; with none given, the entry stage where tasks start."""
+    return next((s for s in project.workflow_stages if not stage_types or s["stageType"] in stage_types), None)
 
 
 def create_project(
@@ -69,7 +184,21 @@ def create_project(
     for source in source_projects:
         visible(store, Project, source, user)
     ontology = own_ontology or visible(store, Ontology, ontology_hash, user)
-    workflow = workflow_template is not None
+    # Every project follows a workflow (its template's, else Encord's default) but benchmark QA, the
+    # legacy manual-QA kind that label statuses (P-22, P-23) drive instead.
+    workflow = workflow_type != "benchmark"
+    stages: list[dict[str, Any]] = []
+    routes: dict[str, dict[str, Any]] = {}
+    if workflow:
+        template = DEFAULT_TEMPLATE
+        if workflow_template is not None:
+            found = store.get(WorkflowTemplate, workflow_template)
+            if found is None:
+                raise not_found("workflow template", workflow_template)
+            template = found.stages
+        stages, routes = instantiate_workflow(template)
+    elif workflow_template is not None:
+        raise invalid("a benchmark-QA project follows no workflow template")
     return store.put(
         Project(
             **base,
@@ -79,7 +208,8 @@ def create_project(
             workflow_type=workflow_type,
             source_projects=list(source_projects),
             workflow_manager_uuid=new_hash() if workflow else None,
-            workflow_stages=_default_workflow() if workflow else [],
+            workflow_stages=stages,
+            workflow_routes=routes,
         )
     )
 
@@ -87,6 +217,22 @@ def create_project(
 def datasets_of(store: Store, project: Project) -> list[Dataset]:
     found = (store.get(Dataset, h) for h in project.dataset_hashes)
     return [d for d in found if d is not None]
+
+
+def data_units_of(store: Store, project: Project) -> dict[str, tuple[DataRow, Dataset]]:
+    """A project's data units: those of its attached datasets, in attachment then creation order."""
+    return {
+        row.data_hash: (row, dataset) for dataset in datasets_of(store, project) for row in data_rows_of(store, dataset)
+    }
+
+
+def data_unit_of(store: Store, project: Project, data_hash: str) -> tuple[DataRow, Dataset] | None:
+    """One data unit of the project, without listing the others; None when it is not the project's."""
+    row = store.get(DataRow, data_hash)
+    if row is None or row.dataset_hash not in project.dataset_hashes:
+        return None
+    dataset = store.get(Dataset, row.dataset_hash)
+    return (row, dataset) if dataset is not None else None
 
 
 def editor_of(store: Store, project: Project) -> dict[str, Any]:
@@ -111,7 +257,9 @@ def project_v1(store: Store, project: Project, *, include_label_rows: bool) -> d
         "source_projects": list(project.source_projects),
     }
     if include_label_rows:
-        record["label_rows"] = []  # the sandbox models no label rows yet (see label_rows.py)
+        # Left empty: label rows are a later domain (label_rows.py, L-01 lists their metadata), which this
+        # one cannot import; filling it needs a hook the domain layout does not have yet.
+        record["label_rows"] = []
     if project.workflow_manager_uuid is not None:
         record["workflow_manager_uuid"] = project.workflow_manager_uuid
     return record
@@ -209,11 +357,6 @@ def v1_add_project_users(call: V1Call) -> list[dict[str, Any]]:
     return [{"user_email": e, "user_role": project.members[e], "project_hash": project.hash} for e in emails]
 
 
-def v1_list_label_logs(call: V1Call) -> list[dict[str, Any]]:
-    """Not modelled: no label rows, so no label logs."""
-    return []
-
-
 # ---- v2 handlers -------------------------------------------------------------------------------
 
 
@@ -247,9 +390,6 @@ V1: dict[V1Key, V1Operation] = {
     ("project", "projectdataset", "DELETE"): V1Operation(v1_remove_project_datasets, admin=True),  # P-06
     ("project", "projectusers", "POST"): V1Operation(v1_add_project_users, admin=True),  # P-07
     ("project", "project", "POST"): V1Operation(v1_replace_project_ontology, admin=True),  # P-13
-    ("project", "labellog", "GET"): V1Operation(  # P-17
-        v1_list_label_logs, key=needs("label_logs.read"), modelled=False
-    ),
 }
 
 V2: tuple[V2Route, ...] = (
