@@ -9,21 +9,25 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from opentelemetry.sdk.trace import TracerProvider
 
 from .access.limits import CallerLimiter
 from .access.tokens import TokenStore
 from .admin.handlers import AdminService
+from .cache.backend import CacheBackend
 from .cache.memory import MemoryCache
 from .config import Settings
 from .edge import grpc_server, rest, tls
-from .edge.chain import AuditSink, CallChain
 from .edge.httpserver import RestLimits, RestRunner
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
 from .operations.results import result_steps
+from .pipeline import AuditSink, AuditTrail, IdempotencyStore, standard_pipeline
 from .telemetry.metrics import Metrics
+from .telemetry.tracing import TracedCache, otlp_provider
 from .upstream.client import UpstreamClient
-from .upstream.credentials import CredentialResolver
+from .upstream.credentials import CredentialResolver, ResolverSettings
+from .upstream.isolation import BreakerSettings
 from .vault.credentials import Vault
 
 log = logging.getLogger(__name__)
@@ -49,30 +53,57 @@ class Gateway:
         tokens: TokenStore,
         audit: AuditSink | None = None,
         audit_path: Path | None = None,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        idempotency: IdempotencyStore | None = None,
     ) -> None:
+        """`tracer_provider` overrides the one made from `settings.otlp_endpoint` (tests pass an in-memory one)."""
         self.settings = settings
         self.vault = vault
         self.metrics = Metrics()
         self.specs: dict[str, OperationSpec] = load_catalog()
+        self._owns_tracer_provider = tracer_provider is None and bool(settings.otlp_endpoint)
+        if tracer_provider is None and settings.otlp_endpoint:
+            tracer_provider = otlp_provider(settings.otlp_endpoint)
+        self.tracer_provider = tracer_provider
         self.upstream = UpstreamClient(
-            upstream_url, self.metrics, max_response_bytes=settings.upstream_max_response_bytes
+            upstream_url,
+            self.metrics,
+            max_connections=settings.upstream_max_connections,
+            organisation_concurrency=settings.upstream_organisation_concurrency,
+            breaker=BreakerSettings(settings.circuit_failures, settings.circuit_open_seconds),
+            max_response_bytes=settings.upstream_max_response_bytes,
+            tracer_provider=tracer_provider,
         )
-        self.cache = MemoryCache(settings.cache_max_entries)
-        self.resolver = CredentialResolver(vault)
+        self.cache: CacheBackend = MemoryCache(settings.cache_max_entries)
+        if tracer_provider is not None:
+            self.cache = TracedCache(self.cache, tracer_provider)
+        self.resolver = CredentialResolver(
+            vault,
+            ResolverSettings(vault_threads=settings.vault_threads),
+            metrics=self.metrics,
+            tracer_provider=tracer_provider,
+        )
         self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver))
         self.engine.check_steps(self.specs)
         admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit_path, self.resolver.forget)
-        self.chain = CallChain(
+        trail = AuditTrail(audit, self.metrics)
+        self.pipeline = standard_pipeline(
             self.engine,
             tokens,
             CallerLimiter(),
             self.metrics,
-            settings.default_timeout,
-            admin.handlers(self.specs),
-            audit,
+            trail,
+            default_timeout=settings.default_timeout,
+            admin_handlers=admin.handlers(self.specs),
+            idempotency=idempotency,
+            idempotency_window=settings.idempotency_window,
+            tracer_provider=tracer_provider,
         )
-        self.engine.observer = self.chain.credential_used
-        self._grpc, self._health = grpc_server.build_server(self.specs, self.chain, secure=settings.tls)
+        self.engine.observer = trail.credential_used
+        self._grpc, self._health = grpc_server.build_server(
+            self.specs, self.pipeline, secure=settings.tls, tracer_provider=tracer_provider
+        )
         self._runners: list[web.AppRunner] = []
         self._unsealer: asyncio.Task[None] | None = None
         self.started = False
@@ -85,6 +116,7 @@ class Gateway:
     async def start(self) -> Endpoints:
         s = self.settings
         await self.upstream.start()
+        await self.resolver.start()
         address = f"{s.host}:{s.grpc_port}"
         try:
             if s.tls:
@@ -100,7 +132,8 @@ class Gateway:
         limits = RestLimits(
             s.rest_header_timeout, s.rest_body_timeout, s.rest_max_body_bytes, s.rest_max_document_bytes
         )
-        rest_runner = RestRunner(rest.build_app(self.specs, self.chain, limits), limits, self._rest_rejected)
+        rest_app = rest.build_app(self.specs, self.pipeline, limits, self.tracer_provider)
+        rest_runner = RestRunner(rest_app, limits, self._rest_rejected)
         rest_port = await self._serve(rest_runner, s.rest_port, ssl_context)
         metrics_port = await self._serve(web.AppRunner(self._metrics_app(), access_log=None), s.metrics_port, None)
         self.started = True
@@ -171,3 +204,6 @@ class Gateway:
             await runner.cleanup()
         self._runners.clear()
         await self.upstream.close()
+        await self.resolver.close()
+        if self._owns_tracer_provider and self.tracer_provider is not None:
+            await asyncio.to_thread(self.tracer_provider.shutdown)  # export what is still buffered

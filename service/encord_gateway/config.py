@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .telemetry.logs import LOG_FORMATS, LOG_LEVELS
+
 ENV_PREFIX = "ENCORD_GATEWAY_"
 
 
@@ -36,6 +38,20 @@ def _bytes(name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1024:
         raise SystemExit(f"{ENV_PREFIX}{name} must be a number of bytes (at least 1024), not {raw!r}")
     return int(raw)
+
+
+def _count(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be a whole number from 1 to 1000000, not {raw!r}")
+    return int(raw)
+
+
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = _env(name, default).strip().lower()
+    if raw not in choices:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 def _path(name: str) -> Path | None:
@@ -92,6 +108,27 @@ class Settings:
     upstream_max_response_bytes: int = 32 * 1024 * 1024
     """Most bytes read of one Encord answer; a longer one is refused, not buffered
     (ENCORD_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES)."""
+    upstream_max_connections: int = 100
+    """Connections to Encord in the shared pool (ENCORD_GATEWAY_UPSTREAM_MAX_CONNECTIONS)."""
+    upstream_organisation_concurrency: int = 25
+    """Requests to Encord one organisation may have in flight; its next ones wait for its own to finish
+    (ENCORD_GATEWAY_UPSTREAM_ORGANISATION_CONCURRENCY)."""
+    circuit_failures: int = 5
+    """Failing attempts in a row (no answer, 5xx) after which calls to an Encord host fail fast
+    (ENCORD_GATEWAY_CIRCUIT_FAILURES)."""
+    circuit_open_seconds: float = 5.0
+    """How long an open circuit fails calls before one probe is let through (ENCORD_GATEWAY_CIRCUIT_OPEN_SECONDS)."""
+    vault_threads: int = 4
+    """Worker threads for vault lookups, which never run on the event loop (ENCORD_GATEWAY_VAULT_THREADS)."""
+    idempotency_window: float = 3600.0
+    """Seconds a write's answer is kept for a repeat with the same request id (ENCORD_GATEWAY_IDEMPOTENCY_WINDOW)."""
+    log_format: str = "text"
+    """`text` (readable) or `json` (one object per line) (ENCORD_GATEWAY_LOG_FORMAT, --log-format)."""
+    log_level: str = "info"
+    """debug, info, warning or error (ENCORD_GATEWAY_LOG_LEVEL, --log-level)."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; unset, no traces are exported
+    (ENCORD_GATEWAY_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; --otlp-endpoint)."""
 
     @property
     def tls(self) -> bool:
@@ -122,6 +159,20 @@ class Settings:
             rest_max_body_bytes=_bytes("REST_MAX_BODY_BYTES", defaults.rest_max_body_bytes),
             rest_max_document_bytes=_bytes("REST_MAX_DOCUMENT_BYTES", defaults.rest_max_document_bytes),
             upstream_max_response_bytes=_bytes("UPSTREAM_MAX_RESPONSE_BYTES", defaults.upstream_max_response_bytes),
+            upstream_max_connections=_count("UPSTREAM_MAX_CONNECTIONS", defaults.upstream_max_connections),
+            upstream_organisation_concurrency=_count(
+                "UPSTREAM_ORGANISATION_CONCURRENCY", defaults.upstream_organisation_concurrency
+            ),
+            circuit_failures=_count("CIRCUIT_FAILURES", defaults.circuit_failures),
+            circuit_open_seconds=_seconds("CIRCUIT_OPEN_SECONDS", str(defaults.circuit_open_seconds)),
+            vault_threads=_count("VAULT_THREADS", defaults.vault_threads),
+            idempotency_window=_seconds("IDEMPOTENCY_WINDOW", str(defaults.idempotency_window)),
+            log_format=_choice("LOG_FORMAT", defaults.log_format, LOG_FORMATS),
+            log_level=_choice("LOG_LEVEL", defaults.log_level, LOG_LEVELS),
+            otlp_endpoint=(
+                os.environ.get(ENV_PREFIX + "OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            )
+            or None,
         )
 
     def check(self) -> None:

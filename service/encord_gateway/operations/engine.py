@@ -94,7 +94,7 @@ class Engine:
         step = self._step(spec)
         if step is not None:
             step.check(spec, request)
-        credential = self._credentials.resolve(ctx.organisation, spec, request)
+        credential = await self._credentials.resolve(ctx.organisation, spec, request)
         if spec.cache_ttl <= 0:
             response = await self._observed(spec, ctx, credential, self._unary(spec, request, ctx, credential))
             await self._invalidate(spec, ctx)
@@ -156,7 +156,7 @@ class Engine:
         self, spec: OperationSpec, request: message.Message, ctx: CallContext
     ) -> AsyncIterator[message.Message]:
         """A server-streaming RPC: every item of every page, or every message a composite's steps emit."""
-        credential = self._credentials.resolve(ctx.organisation, spec, request)
+        credential = await self._credentials.resolve(ctx.organisation, spec, request)
         plan = _plan(spec)
         request = _prepared(plan, request, ctx)
         outcome = "CANCELLED"  # unless the stream ends one way or the other

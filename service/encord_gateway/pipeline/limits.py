@@ -1,0 +1,34 @@
+"""Per-caller limits on data calls: a token bucket for the request rate and a cap on calls in flight.
+
+Admin calls are not limited here: they are few, and an operator locked out by a busy service would be worse.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from ..access.limits import CallerLimiter, LimitExceeded
+from ..errors import GatewayError
+from .call import Call, Proceed
+
+
+class Limits:
+    def __init__(self, limiter: CallerLimiter) -> None:
+        self._limiter = limiter
+
+    async def intercept(self, call: Call, proceed: Proceed) -> None:
+        caller = call.caller
+        if call.spec.admin is not None or caller is None:
+            await proceed(call)
+            return
+        try:
+            admission = self._limiter.admit(caller.name, caller.policy.limits)
+        except LimitExceeded as exceeded:
+            raise GatewayError(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"caller {caller.name!r} is over its {exceeded.kind} limit",
+                reason="CALLER_RATE_LIMITED" if exceeded.kind == "rate" else "CALLER_CONCURRENCY_LIMITED",
+                retry_after=exceeded.retry_after,
+            ) from None
+        with admission:
+            await proceed(call)
