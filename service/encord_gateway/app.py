@@ -203,6 +203,7 @@ class Gateway:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        self.pipeline.flush()
         await self.upstream.close()
         await self.resolver.close()
         if self._owns_tracer_provider and self.tracer_provider is not None:

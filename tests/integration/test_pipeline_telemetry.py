@@ -45,9 +45,9 @@ def test_json_logs_have_one_line_per_call_with_the_request_id_and_never_a_token(
                 projects.GetProject(read, metadata=(*tenant.auth_metadata, ("x-request-id", f"logged-{suffix}")))
             with pytest.raises(grpc.RpcError):
                 projects.GetProject(read, metadata=(("authorization", "Bearer wrong"), ("x-request-id", "logged-4")))
-        text = gateway.log_text()
     finally:
-        gateway.stop()
+        gateway.stop()  # access lines are written in batches: all of them by the time it has stopped
+    text = gateway.log_text()
 
     by_id = {line["request_id"]: line for line in access_lines(text)}
     assert set(by_id) >= {"logged-1", "logged-2", "logged-3", "logged-4"}

@@ -142,7 +142,9 @@ async def test_log_lines_written_during_a_call_carry_its_request_id_in_both_form
         stream = io.StringIO()
         logs.configure(log_format, "info", stream)
         try:
-            await pipeline(chatty).run(call_of(CallKind.UNARY, Transport(), {**TOKEN, "x-request-id": "req-9"}))
+            running = pipeline(chatty)
+            await running.run(call_of(CallKind.UNARY, Transport(), {**TOKEN, "x-request-id": "req-9"}))
+            running.flush()  # the access log writes in batches
         finally:
             logs.configure("text", "warning")
         lines = stream.getvalue().splitlines()

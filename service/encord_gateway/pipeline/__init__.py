@@ -69,7 +69,7 @@ def standard_interceptors(
     policy or limits never reaches the cache or Encord, and so can neither read another team's cached answer
     nor cost an Encord call; the observers sit outside the error boundary, so they see every call's final code."""
     interceptors: list[Interceptor] = [
-        RequestIds(),  # first: every answer, refusals included, names the call
+        RequestIds(tracing=tracer_provider is not None),  # first: every answer, refusals included, names the call
         CallMetrics(metrics),
         AccessLog(),
     ]

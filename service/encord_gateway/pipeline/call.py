@@ -183,3 +183,10 @@ class Pipeline:
     async def run(self, call: Call) -> None:
         """Run `call` through every interceptor and the terminal step; raises GatewayError when refused."""
         await self._entry(call)
+
+    def flush(self) -> None:
+        """Finish what interceptors keep for later (the access log's lines); the gateway calls it when it stops."""
+        for interceptor in self.interceptors:
+            flush = getattr(interceptor, "flush", None)
+            if flush is not None:
+                flush()

@@ -3,8 +3,8 @@
 
 The gateway stops waiting for Encord a little before the caller's deadline (`call.deadline`), so that the
 caller receives the gateway's DEADLINE_EXCEEDED, with its details, counted in metrics and audit, rather
-than a bare cancellation racing it. The whole call is bounded too, so a REST call that waits anywhere
-(a lane, a coalesced fetch) ends at its deadline like a gRPC call does.
+than a bare cancellation racing it. A REST call is bounded as a whole too, as grpc bounds a gRPC call, so
+that one that waits anywhere (a lane, a coalesced fetch) ends at its deadline on either edge.
 """
 
 from __future__ import annotations
@@ -36,6 +36,9 @@ class Deadline:
             return
         margin = min(DEADLINE_MARGIN_SECONDS, remaining / 10)
         call.deadline = now + min(remaining - margin, limit)
+        if call.edge == "grpc":  # grpc itself ends the call at the caller's deadline
+            await proceed(call)
+            return
         try:
             # Half the margin later than the upstream bound: Encord's own timeout, with its details, wins.
             async with asyncio.timeout_at(asyncio.get_running_loop().time() + remaining - margin / 2):

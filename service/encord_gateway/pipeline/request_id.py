@@ -7,7 +7,7 @@ so that a caller, an operator reading logs and an auditor all name the call the 
 
 from __future__ import annotations
 
-import os
+import random
 import re
 
 from opentelemetry import trace
@@ -25,12 +25,15 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 
 
 def new_request_id() -> str:
-    """A fresh id: 32 hex digits, the shape of a W3C trace id."""
-    return os.urandom(16).hex()
+    """A fresh id: 32 hex digits, the shape of a W3C trace id. Unique, not secret (it is echoed and logged,
+    and never an idempotency key), so the process's PRNG serves: no system call per request."""
+    return f"{random.getrandbits(128):032x}"
 
 
-def _trace_id(call: Call) -> str | None:
+def _trace_id(call: Call, tracing: bool) -> str | None:
     """The trace the call belongs to: the current span's (tracing on), else the caller's `traceparent`."""
+    if not tracing and TRACEPARENT not in call.metadata:
+        return None
     span_context = trace.get_current_span().get_span_context()
     if not span_context.is_valid and TRACEPARENT in call.metadata:
         extracted = _PROPAGATOR.extract(call.metadata)
@@ -40,6 +43,9 @@ def _trace_id(call: Call) -> str | None:
 
 class RequestIds:
     """Names the call; the outermost interceptor, so that even a refusal carries the id."""
+
+    def __init__(self, tracing: bool = False) -> None:
+        self._tracing = tracing
 
     async def intercept(self, call: Call, proceed: Proceed) -> None:
         given = call.metadata.get(REQUEST_ID_METADATA)
@@ -53,7 +59,7 @@ class RequestIds:
                         f"must be 1 to {MAX_REQUEST_ID_LENGTH} characters of A-Z a-z 0-9 . _ : @ / + = -",
                     )
                 )
-            call.record.request_id = _trace_id(call) or new_request_id()
+            call.record.request_id = _trace_id(call, self._tracing) or new_request_id()
         call.response_metadata[REQUEST_ID_METADATA] = call.record.request_id
         token = context.enter(call.record)
         try:

@@ -44,10 +44,10 @@ def tracer_of(provider: trace.TracerProvider | None) -> trace.Tracer | None:
     return provider.get_tracer(TRACER_NAME, __version__) if provider is not None else None
 
 
-def grpc_interceptors(provider: trace.TracerProvider | None) -> Sequence[grpc.aio.ServerInterceptor]:
-    """The grpc.aio server's tracing interceptor (a span per RPC), or none when tracing is off."""
+def grpc_interceptors(provider: trace.TracerProvider | None) -> Sequence[grpc.aio.ServerInterceptor] | None:
+    """The grpc.aio server's tracing interceptor (a span per RPC), or None when tracing is off."""
     if provider is None:
-        return ()
+        return None
     from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
     return (aio_server_interceptor(tracer_provider=provider),)

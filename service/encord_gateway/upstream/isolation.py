@@ -164,7 +164,10 @@ class OrganisationLanes:
         if lane is None:
             lane = self._lanes[organisation] = _Lane(self.limit)
         lane.in_use += 1  # counted while waiting too, so that a waited-for lane is never forgotten
-        if lane.slots.locked() and self.on_wait is not None:
+        if not lane.slots.locked():
+            await lane.slots.acquire()  # a free slot: taken at once, without arming a timer
+            return
+        if self.on_wait is not None:
             self.on_wait()
         try:
             async with asyncio.timeout_at(deadline):
