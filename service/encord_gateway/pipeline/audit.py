@@ -22,7 +22,7 @@ from ..telemetry import context
 from ..telemetry.metrics import Metrics
 from ..upstream.credentials import Credential
 from ..vault.errors import AuditError
-from .call import Call, Proceed
+from .call import Call, CallKind, Proceed
 
 log = logging.getLogger("encord_gateway.audit")
 
@@ -85,14 +85,17 @@ class Audit:
     def __init__(self, trail: AuditTrail) -> None:
         self._trail = trail
 
+    @staticmethod
+    def applies(spec: OperationSpec, kind: CallKind) -> bool:
+        return spec.admin is not None or not spec.is_read  # a data read has no effect to announce
+
     async def intercept(self, call: Call, proceed: Proceed) -> None:
         spec = call.spec
         if spec.admin is not None:
             await self._admin(call, proceed)
             return
-        if not spec.is_read:  # a read has no effect to announce
-            await self._trail.record({"type": "call", "phase": "intent", "caller": call.caller_name,
-                                      "organisation": call.organisation, "operation": spec.full_name})  # fmt: skip
+        await self._trail.record({"type": "call", "phase": "intent", "caller": call.caller_name,
+                                  "organisation": call.organisation, "operation": spec.full_name})  # fmt: skip
         await proceed(call)
 
     async def _admin(self, call: Call, proceed: Proceed) -> None:

@@ -164,7 +164,11 @@ Proceed = Callable[[Call], Awaitable[None]]
 
 
 class Interceptor(Protocol):
-    """One concern of every call. Calls `proceed(call)` to go on (at most once), or raises to refuse."""
+    """One concern of every call. Calls `proceed(call)` to go on (at most once), or raises to refuse.
+
+    An interceptor that concerns only some RPCs (writes, data calls) may also define
+    `applies(spec, kind) -> bool`; it is then left out of the other RPCs' chains altogether.
+    """
 
     async def intercept(self, call: Call, proceed: Proceed) -> None: ...
 
@@ -174,15 +178,26 @@ class Pipeline:
 
     def __init__(self, interceptors: Sequence[Interceptor], terminal: Proceed) -> None:
         self.interceptors = tuple(interceptors)
-        step = terminal
-        # Built once, innermost first: each step is an interceptor's method with the next step bound to it.
+        self._terminal = terminal
+        self._chains: dict[tuple[str, CallKind], Proceed] = {}
+
+    def _chain(self, spec: OperationSpec, kind: CallKind) -> Proceed:
+        """The steps of one RPC, innermost first: each an interceptor's method with the next step bound to it,
+        built on the RPC's first call and kept."""
+        step = self._terminal
         for interceptor in reversed(self.interceptors):
-            step = functools.partial(interceptor.intercept, proceed=step)
-        self._entry = step
+            applies = getattr(interceptor, "applies", None)
+            if applies is None or applies(spec, kind):
+                step = functools.partial(interceptor.intercept, proceed=step)
+        return step
 
     async def run(self, call: Call) -> None:
         """Run `call` through every interceptor and the terminal step; raises GatewayError when refused."""
-        await self._entry(call)
+        key = (call.spec.full_name, call.kind)
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = self._chains[key] = self._chain(call.spec, call.kind)
+        await chain(call)
 
     def flush(self) -> None:
         """Finish what interceptors keep for later (the access log's lines); the gateway calls it when it stops."""

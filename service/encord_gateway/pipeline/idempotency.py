@@ -15,6 +15,7 @@ import hashlib
 import grpc
 
 from ..errors import GatewayError
+from ..operations.catalog import OperationSpec
 from ..operations.engine import Outcome
 from ..telemetry.metrics import Metrics
 from .call import REPLAY_METADATA, Call, CallKind, Proceed
@@ -41,17 +42,11 @@ class Idempotency:
         self._window = window
 
     @staticmethod
-    def applies(call: Call) -> bool:
-        spec = call.spec
-        return (
-            call.request_id_given
-            and not spec.is_read
-            and spec.admin is None
-            and call.kind in (CallKind.UNARY, CallKind.CLIENT_STREAM)
-        )
+    def applies(spec: OperationSpec, kind: CallKind) -> bool:
+        return not spec.is_read and spec.admin is None and kind in (CallKind.UNARY, CallKind.CLIENT_STREAM)
 
     async def intercept(self, call: Call, proceed: Proceed) -> None:
-        if not self.applies(call):
+        if not call.request_id_given:  # only an id the caller chose names a write
             await proceed(call)
             return
         key = f"{call.caller_name}\n{call.request_id}"

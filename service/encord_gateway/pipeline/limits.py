@@ -9,18 +9,21 @@ import grpc
 
 from ..access.limits import CallerLimiter, LimitExceeded
 from ..errors import GatewayError
-from .call import Call, Proceed
+from ..operations.catalog import OperationSpec
+from .call import Call, CallKind, Proceed
 
 
 class Limits:
     def __init__(self, limiter: CallerLimiter) -> None:
         self._limiter = limiter
 
+    @staticmethod
+    def applies(spec: OperationSpec, kind: CallKind) -> bool:
+        return spec.admin is None
+
     async def intercept(self, call: Call, proceed: Proceed) -> None:
         caller = call.caller
-        if call.spec.admin is not None or caller is None:
-            await proceed(call)
-            return
+        assert caller is not None, "limits apply after authentication"
         try:
             admission = self._limiter.admit(caller.name, caller.policy.limits)
         except LimitExceeded as exceeded:

@@ -127,6 +127,7 @@ class CredentialResolver:
         self._resolved: OrderedDict[tuple[str, ...], tuple[float, Credential | None]] = OrderedDict()
         self._flights: dict[tuple[str, ...], asyncio.Future[Credential | None]] = {}
         self._generation = 0  # moved on by forget(): a lookup started before it must not store its answer
+        self._ssh_only: dict[str, bool] = {}
         self._used: set[str] = set()
         self._executor = ThreadPoolExecutor(self._settings.vault_threads, thread_name_prefix="vault")
         self._recorder: asyncio.Task[None] | None = None
@@ -151,11 +152,28 @@ class CredentialResolver:
     ) -> Credential:
         """The credential for one call of `spec`: a scoped API key when one is registered, else the SSH key."""
         if self._tracer is None:
+            if spec is None or self._ssh_key_only(spec):  # the common case, answered from memory when it can be
+                found = self._resolved.get((organisation,))
+                if found is not None and found[1] is not None and found[0] > self._clock():
+                    self._resolved.move_to_end((organisation,))
+                    return found[1]
             return await self._resolve(organisation, spec, request)
         with self._tracer.start_as_current_span("credential resolve") as span:
             credential = await self._resolve(organisation, spec, request)
             span.set_attribute("encord_gateway.credential.kind", credential.kind)
             return credential
+
+    def _ssh_key_only(self, spec: OperationSpec) -> bool:
+        """Whether `spec` is always signed with the organisation's SSH key (no API key can serve it)."""
+        known = self._ssh_only.get(spec.full_name)
+        if known is None:
+            operation = spec.operation
+            known = operation is None or (
+                operation.credential != options_pb2.CREDENTIAL_ANY_API_KEY
+                and not (operation.api_key_scope and operation.WhichOneof("call") == "v1")
+            )
+            self._ssh_only[spec.full_name] = known
+        return known
 
     async def _resolve(
         self, organisation: str, spec: OperationSpec | None, request: message.Message | None
