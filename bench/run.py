@@ -522,6 +522,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 s per phase, fewer projects")
+    parser.add_argument("--only-labels", action="store_true", help="run only the label export workload")
     parser.add_argument("--duration", type=float, help="seconds per measured phase (default 8, quick 2; at most 60)")
     parser.add_argument("--max-calls", type=int, help="calls per measured phase at most (default 30000, quick 3000)")
     args = parser.parse_args(argv)
@@ -588,6 +589,9 @@ def main(argv: list[str] | None = None) -> int:
         labels = label_export.measure(
             sandbox_url, endpoints.grpc, token, signer, openssh, gateway.pid, quick=args.quick
         )
+        if args.only_labels:
+            print(label_export.render(labels))
+            return 0
         gateway_results, hashes = asyncio.run(gateway_phases(endpoints, token, sandbox_url, signer, profile))
         results += gateway_results
         results += sdk_phases(sandbox_url, openssh, hashes, profile)

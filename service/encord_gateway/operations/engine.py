@@ -9,6 +9,7 @@ polls, server streams (all pages of a listing, or what a composite's steps emit)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -225,36 +226,61 @@ class Engine:
         emit_class: type[message.Message] | None,
     ) -> AsyncIterator[message.Message]:
         """A for_each step: one call per chunk of a list from an earlier answer, in order; with emit_fields, one
-        message per element of the list, joined with its chunk's answer."""
+        message per element of the list, joined with its chunk's answer.
+
+        While a chunk's messages go out, the next chunk's call is already on its way (the calls still leave in
+        order, one ahead at most), so Encord's time and the gateway's overlap.
+        """
         for_each = step.for_each
         assert for_each is not None
         values = _ordered(for_each, run.scope, plan)
         scope, batch = run.scope, for_each.batch
-        size, start = batch.size or max(1, len(values)), 0
-        while start < len(values):
+        size = batch.size or max(1, len(values))
+
+        def prepared(start: int) -> tuple[list[Any], asyncio.Task[Any] | None]:
+            """The chunk from `start` and its call, sent at once (None when its `when` does not hold)."""
             chunk = values[start : start + size]
             scope.results[EACH] = chunk
-            answer: Any = MISSING
-            if step.runs(scope):
-                try:
-                    answer = await self._send(_build(plan, step, scope), credential, ctx)
-                except GatewayError as error:
-                    smaller = _smaller_chunk(error, batch.limit_error, batch.limit_key, batch.limit_fallback, size)
-                    if smaller is None:
-                        raise
-                    size = smaller
-                    continue
-            if step.name:
-                scope.results[step.name] = answer
-            run.last = answer if answer is not MISSING else run.last
-            if emit_class is not None and step.emit:
-                if for_each.emit_fields:
-                    for item in chunk:
-                        yield _joined(for_each, scope, item, answer, emit_class, step)
-                elif answer is not MISSING:
-                    for emitted in _emitted(step, run, answer, emit_class, plan):
-                        yield emitted
-            start += len(chunk)
+            if not chunk or not step.runs(scope):
+                return chunk, None
+            call = _build(plan, step, scope)
+            return chunk, asyncio.ensure_future(self._send(call, credential, ctx))
+
+        start = 0
+        chunk, pending = prepared(start)
+        try:
+            while chunk:
+                answer: Any = MISSING
+                if pending is not None:
+                    try:
+                        answer = await pending
+                    except GatewayError as error:
+                        smaller = _smaller_chunk(error, batch.limit_error, batch.limit_key, batch.limit_fallback, size)
+                        if smaller is None:
+                            raise
+                        size = smaller
+                        chunk, pending = prepared(start)
+                        continue
+                following, pending = prepared(start + len(chunk))
+                scope.results[EACH] = chunk
+                scope.indexes.clear()  # lookups into the last chunk's answer; keeping them would keep the answer
+                if step.name:
+                    scope.results[step.name] = answer
+                run.last = answer if answer is not MISSING else run.last
+                if emit_class is not None and step.emit:
+                    if for_each.emit_fields:
+                        for item in chunk:
+                            yield _joined(for_each, scope, item, answer, emit_class, step)
+                    elif answer is not MISSING:
+                        for emitted in _emitted(step, run, answer, emit_class, plan):
+                            yield emitted
+                start += len(chunk)
+                chunk = following
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()  # the stream ended early (an error, or the caller went away)
+                with contextlib.suppress(asyncio.CancelledError, GatewayError):
+                    await pending
         for name in (EACH, ITEM, ANSWER):
             scope.results.pop(name, None)
 
@@ -553,7 +579,8 @@ def _joined(
     else:
         scope.results[ANSWER] = answer
     try:
-        return decode_value(emit_class, build_object(for_each.emit_fields, scope, camel=False, keep_nulls=False))
+        built = build_object(for_each.emit_fields, scope, camel=False, keep_nulls=False, read_only=True)
+        return decode_value(emit_class, built)
     except MalformedUpstreamResult as exc:
         raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
 

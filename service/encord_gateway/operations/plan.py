@@ -59,16 +59,19 @@ class Source:
     reference: Reference | None = None  # the value itself, or a set field's fallback
     literal: Any = MISSING
 
-    def value(self, scope: Scope, camel: bool, keep_nulls: bool) -> Any:
-        """The value to send, or MISSING to leave the key out."""
+    def value(self, scope: Scope, camel: bool, keep_nulls: bool, *, copy_refs: bool = True) -> Any:
+        """The value to send, or MISSING to leave the key out. `copy_refs=False` hands out what a reference names
+        itself, for objects that are only read (a response, an emitted message), never changed."""
         if self.field is not None and is_set(scope.request, self.field):
             return encode_field(scope.request, self.field, camel, keep_nulls)
         if self.reference is not None:
-            found = self.reference.resolve(Scope(scope.request, scope.encode_request_field, scope.results, camel))
+            found = self.reference.resolve(
+                Scope(scope.request, scope.encode_request_field, scope.results, camel, scope.indexes)
+            )
             if found is MISSING:
                 return None if keep_nulls else MISSING
             # A copy: the object built from it may be changed (`a.b+=...`), the answer it came from must not.
-            return copy.deepcopy(found)
+            return copy.deepcopy(found) if copy_refs else found
         if self.literal is not MISSING:
             return copy.deepcopy(self.literal)
         if self.field is not None:
@@ -166,11 +169,19 @@ def _place(target: dict[str, Any], entry: Entry, value: Any) -> None:
 
 
 def build_object(
-    entries: Sequence[Entry], scope: Scope, camel: bool, keep_nulls: bool, base: Any = MISSING
+    entries: Sequence[Entry],
+    scope: Scope,
+    camel: bool,
+    keep_nulls: bool,
+    base: Any = MISSING,
+    *,
+    read_only: bool = False,
 ) -> dict[str, Any]:
+    """The object the entries describe. `read_only`: the result is only read (decoded into a message), so values
+    taken from answers need no copy."""
     result: dict[str, Any] = copy.deepcopy(base) if isinstance(base, dict) else {}
     for entry in entries:
-        value = entry.source.value(scope, camel, keep_nulls and not entry.append)
+        value = entry.source.value(scope, camel, keep_nulls and not entry.append, copy_refs=not read_only)
         if value is not MISSING:
             _place(result, entry, value)
     return result
@@ -613,7 +624,7 @@ class CallPlan:
         scope.results[LAST] = result
         if self.result_fields:
             _check_members_of_objects(self.result_fields, scope)
-            data = build_object(self.result_fields, scope, camel=False, keep_nulls=False)
+            data = build_object(self.result_fields, scope, camel=False, keep_nulls=False, read_only=True)
             response = decode_value(response_class, data)
         else:
             if self.result_path is not None:
