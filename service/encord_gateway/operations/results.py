@@ -184,9 +184,9 @@ def _answer_list(scope: Scope, *names: str) -> list[dict[str, Any]]:
 
 def _structure(scope: Scope) -> dict[str, Any]:
     ontology = scope.results.get("ontology")
-    structure = ontology.get("structure") if isinstance(ontology, dict) else None
+    structure = ontology.get("editor") if isinstance(ontology, dict) else None
     if not isinstance(structure, dict):
-        raise malformed("the ontology answer has no structure", label="coco")
+        raise malformed("the ontology answer has no editor (its structure)", label="coco")
     return structure
 
 
