@@ -80,7 +80,7 @@ CASES = [
     WireCase(
         name="ExportCocoLabels as get_project().export_coco_labels()",
         rpc="LabelExportService.ExportCocoLabels",
-        proves=("P-26", "P-02", "P-03", "L-01", "L-03"),
+        proves=("P-26",),
         setup=labelled,
         sdk=lambda sides, given: sides.sdk.get_project(ph(given)).export_coco_labels(),
         request=lambda given: exports_pb2.ExportCocoLabelsRequest(project_hash=ph(given)),
@@ -88,7 +88,7 @@ CASES = [
     WireCase(
         name="ExportCocoLabels of given label hashes on a branch",
         rpc="LabelExportService.ExportCocoLabels",
-        proves=("P-26", "L-01", "L-03"),
+        proves=("P-26",),
         setup=labelled,
         sdk=lambda sides, given: sides.sdk.get_project(ph(given)).export_coco_labels(
             label_hashes=[str(given["rows"][0].label_hash)], branch_name="main"
@@ -100,7 +100,7 @@ CASES = [
     WireCase(
         name="StreamCocoLabels as get_project().export_coco_labels()",
         rpc="LabelExportService.StreamCocoLabels",
-        proves=("P-26", "P-02", "P-03", "L-01", "L-03"),
+        proves=("P-26",),
         setup=labelled,
         sdk=lambda sides, given: sides.sdk.get_project(ph(given)).export_coco_labels(),
         request=lambda given: exports_pb2.ExportCocoLabelsRequest(project_hash=ph(given)),
@@ -108,7 +108,7 @@ CASES = [
     WireCase(
         name="ImportCocoLabels as get_project().import_coco_labels()",
         rpc="LabelExportService.ImportCocoLabels",
-        proves=("P-27", "P-02", "P-03", "L-01", "L-03", "L-07"),
+        proves=("P-27",),
         setup=with_saved_documents,
         sdk=sdk_import,
         restore=restore_documents,

@@ -602,6 +602,9 @@ def parse_import(
     for key in ("categories", "images", "annotations"):
         if not isinstance(coco.get(key), list):
             raise CocoError(f"coco.{key}", "must be a list")
+    for image_id, frame in frames.items():
+        if frame.frame < 0:
+            raise CocoError(f"image_frames[image_id={image_id}].frame", "must not be negative")
     images: dict[int, Mapping[str, Any]] = {}
     for index, image in enumerate(coco["images"]):
         where = f"coco.images[{index}]"

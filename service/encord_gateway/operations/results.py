@@ -166,6 +166,8 @@ def _coco_errors(compute: Callable[[Scope], Any]) -> Callable[[Scope], Any]:
             raise invalid_argument([(exc.field, exc.reason)]) from None
         except coco.CocoUnavailable as exc:
             raise GatewayError(grpc.StatusCode.FAILED_PRECONDITION, str(exc), reason="COCO_UNAVAILABLE") from None
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a document not shaped as Encord's
+            raise malformed(f"a label-row document cannot be converted: {exc!r}", label="coco") from None
 
     return guarded
 
