@@ -20,7 +20,7 @@ from .edge.chain import AuditSink, CallChain
 from .edge.httpserver import RestLimits, RestRunner
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
-from .operations.results import result_steps
+from .operations.results import local_steps, result_steps
 from .telemetry.metrics import Metrics
 from .upstream.client import UpstreamClient
 from .upstream.credentials import CredentialResolver
@@ -59,7 +59,9 @@ class Gateway:
         )
         self.cache = MemoryCache(settings.cache_max_entries)
         self.resolver = CredentialResolver(vault)
-        self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver))
+        self.engine = Engine(
+            self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver), local_steps()
+        )
         self.engine.check_steps(self.specs)
         admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit_path, self.resolver.forget)
         self.chain = CallChain(

@@ -940,4 +940,5 @@ CASES = [
     *__import__("cases_labels").CASES,
     *__import__("cases_models").CASES,
     *__import__("cases_folder_groups").CASES,
+    *__import__("cases_coco").CASES,
 ]

@@ -14,7 +14,8 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import field as dataclass_field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf import message
@@ -62,12 +63,29 @@ class Outcome:
 CredentialObserver = Callable[[CallContext, OperationSpec, Credential, str], Awaitable[None]]
 
 
+class LocalStep(Protocol):
+    """Python a plan runs between its wire calls (options.proto: a step's `local`, or its `emit_handler`).
+
+    Both run in a worker thread (a conversion may take a while), on plain JSON values.
+    """
+
+    def compute(self, scope: Scope) -> Any:
+        """A `local` step's answer, from the request and the earlier answers in `scope`."""
+        ...
+
+    def emit(self, chunk: list[Any], answer: Any, scope: Scope, state: dict[str, Any]) -> list[Any]:
+        """An `emit_handler`'s messages (JSON objects) for one chunk of a for_each step and its answer
+        (MISSING when the chunk's `when` did not hold); `state` is kept across the chunks of one call."""
+        ...
+
+
 @dataclass
 class _Run:
     """The state of one execution of a plan: what references see, and the last answer."""
 
     scope: Scope
     last: Any = MISSING
+    handler_state: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)  # per emit_handler
 
 
 class Engine:
@@ -80,8 +98,10 @@ class Engine:
         cache: CacheBackend,
         metrics: Metrics,
         steps: Mapping[str, ResultStep] | None = None,
+        local_steps: Mapping[str, LocalStep] | None = None,
     ) -> None:
         self._steps: Mapping[str, ResultStep] = steps or {}
+        self._local_steps: Mapping[str, LocalStep] = local_steps or {}
         self._upstream = upstream
         self._credentials = credentials
         self._cache = cache
@@ -203,7 +223,10 @@ class Engine:
                 started = time.monotonic()
                 # A poll loop's wait is bounded by what is left of the deadline at each poll, not at the first.
                 run.scope.request = _prepared(plan, run.scope.request, ctx)
-                answer = await self._send(_build(plan, step, run.scope), credential, ctx)
+                if step.local:
+                    answer = await asyncio.to_thread(self._local_steps[step.local].compute, run.scope)
+                else:
+                    answer = await self._send(_build(plan, step, run.scope), credential, ctx)
                 if step.name:
                     run.scope.results[step.name] = answer
                 run.last = answer
@@ -236,6 +259,9 @@ class Engine:
         values = _ordered(for_each, run.scope, plan)
         scope, batch = run.scope, for_each.batch
         size = batch.size or max(1, len(values))
+        gathered: list[Any] = []
+        if for_each.gather and step.name:
+            scope.results[step.name] = gathered  # every chunk's answer, joined as they come
 
         def prepared(start: int) -> tuple[list[Any], asyncio.Task[Any] | None]:
             """The chunk from `start` and its call, sent at once (None when its `when` does not hold)."""
@@ -264,11 +290,19 @@ class Engine:
                 following, pending = prepared(start + len(chunk))
                 scope.results[EACH] = chunk
                 scope.indexes.clear()  # lookups into the last chunk's answer; keeping them would keep the answer
-                if step.name:
+                if for_each.gather:
+                    if answer is not MISSING:
+                        gathered.extend(answer if isinstance(answer, list) else [answer])
+                elif step.name:
                     scope.results[step.name] = answer
                 run.last = answer if answer is not MISSING else run.last
                 if emit_class is not None and step.emit:
-                    if for_each.emit_fields:
+                    if for_each.emit_handler:
+                        handler = self._local_steps[for_each.emit_handler]
+                        state = run.handler_state.setdefault(for_each.emit_handler, {})
+                        for value in await asyncio.to_thread(handler.emit, chunk, answer, scope, state):
+                            yield _decoded(emit_class, value, step)
+                    elif for_each.emit_fields:
                         for item in chunk:
                             yield _joined(for_each, scope, item, answer, emit_class, step)
                     elif answer is not MISSING:
@@ -400,11 +434,16 @@ class Engine:
         return self._steps[name] if name else None
 
     def check_steps(self, specs: Mapping[str, OperationSpec]) -> None:
-        """Fail at start-up, not at call time, when the proto names a result step nobody provides."""
+        """Fail at start-up, not at call time, when the proto names a result or local step nobody provides."""
         for spec in specs.values():
             if spec.operation is not None and spec.operation.result_handler:
                 if spec.operation.result_handler not in self._steps:
                     raise ValueError(f"{spec.full_name} names unknown result_handler {spec.operation.result_handler!r}")
+            for step in spec.plan.steps if spec.plan is not None else ():
+                names = [step.local, step.for_each.emit_handler if step.for_each is not None else ""]
+                for name in filter(None, names):
+                    if name not in self._local_steps:
+                        raise ValueError(f"{spec.full_name} step {step.name!r} names unknown local step {name!r}")
 
     async def _observe(self, ctx: CallContext, spec: OperationSpec, credential: Credential, outcome: str) -> None:
         self._credentials.record_use(credential)
@@ -432,7 +471,7 @@ def _build(plan: CallPlan, step: StepPlan, scope: Scope) -> WireCall:
         return plan.build_call(step, scope)
     except MalformedUpstreamResult as exc:
         # A read-modify-write found something other than what it modifies (e.g. not an object).
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
 
 
 def _prepared(plan: CallPlan, request: message.Message, ctx: CallContext) -> message.Message:
@@ -493,7 +532,7 @@ def _merge(answers: list[Any], merge_key: str, plan: CallPlan) -> Any:
         for answer in answers:
             members = answer.get(merge_key) if isinstance(answer, dict) else None
             if not isinstance(members, list):
-                raise malformed(f"the answer has no {merge_key!r} list", label=plan.steps[0].call.target)
+                raise malformed(f"the answer has no {merge_key!r} list", label=plan.steps[0].label)
             merged.extend(members)
         return {**(answers[-1] if isinstance(answers[-1], dict) else {}), merge_key: merged}
     if all(isinstance(answer, list) for answer in answers):
@@ -530,7 +569,7 @@ def _emitted(
     try:
         return [decode_value(emit_class, item) for item in values]
     except MalformedUpstreamResult as exc:
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
 
 
 async def _pause(started: float, ctx: CallContext, plan: CallPlan, step: StepPlan) -> None:
@@ -542,7 +581,7 @@ async def _pause(started: float, ctx: CallContext, plan: CallPlan, step: StepPla
             grpc.StatusCode.DEADLINE_EXCEEDED,
             "DEADLINE_EXCEEDED",
             f"the deadline expired while waiting for {step.name} to finish",
-            label=f"{step.call.target} {step.call.method}",
+            label=step.label,
         )
     await asyncio.sleep(wait)
 
@@ -553,7 +592,7 @@ def _ordered(for_each: ForEach, scope: Scope, plan: CallPlan) -> list[Any]:
     if values is MISSING or values is None:
         return []
     if not isinstance(values, list):
-        raise malformed(f"{for_each.values.text} is not a list", label=plan.steps[0].call.target)
+        raise malformed(f"{for_each.values.text} is not a list", label=plan.steps[0].label)
     if not for_each.key:
         return values
     key = for_each.key
@@ -582,7 +621,14 @@ def _joined(
         built = build_object(for_each.emit_fields, scope, camel=False, keep_nulls=False, read_only=True)
         return decode_value(emit_class, built)
     except MalformedUpstreamResult as exc:
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
+
+
+def _decoded(emit_class: type[message.Message], value: Any, step: StepPlan) -> message.Message:
+    try:
+        return decode_value(emit_class, value)
+    except MalformedUpstreamResult as exc:
+        raise malformed(str(exc), label=step.label) from None
 
 
 def _raise_union_error(plan: CallPlan, run: _Run, spec: OperationSpec) -> None:

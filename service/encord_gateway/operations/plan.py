@@ -402,12 +402,14 @@ class ForEach:
     key: str  # the elements' ordering key; "" keeps the list's order
     resume_field: FieldDescriptor | None
     emit_fields: tuple[Entry, ...]  # one message per element, from `$item` and `$answer`
+    gather: bool = False  # the step's answer is every chunk's, joined
+    emit_handler: str = ""  # a local step that turns each chunk into the stream's messages
 
 
 @dataclass(frozen=True)
 class StepPlan:
     name: str
-    call: CallTemplate
+    call: CallTemplate | None  # None for a local step
     when: tuple[Condition, ...] = ()
     require: Reference | None = None
     require_message: str = ""
@@ -415,9 +417,15 @@ class StepPlan:
     emit: bool = False
     emit_path: Reference | None = None
     for_each: ForEach | None = None
+    local: str = ""  # the named local step that computes the answer instead of a wire call
 
     def runs(self, scope: Scope) -> bool:
         return all(condition.holds(scope) for condition in self.when)
+
+    @property
+    def label(self) -> str:
+        """How errors name the step: its wire call, or its local step."""
+        return f"{self.call.target} {self.call.method}" if self.call is not None else f"local {self.local}"
 
 
 @dataclass(frozen=True)
@@ -460,9 +468,13 @@ def _steps(
             raise PlanError(f"{context}: steps need unique names other than {', '.join(sorted(RESERVED))}")
         for_each = _for_each(step, request, response, seen, context)
         inside = seen | ({EACH} if for_each is not None else set())
+        local = step.local if step.WhichOneof("call") == "local" else ""
+        if step.WhichOneof("call") == "local" and (not local or for_each is not None or step.repeat_until):
+            raise PlanError(f"{context}: a local step needs a name, and runs once (no for_each, no repeat)")
         plan = StepPlan(
             name=step.name,
-            call=call_template(step, request),
+            call=None if local else call_template(step, request),
+            local=local,
             when=tuple(_condition(text, context) for text in step.when),
             require=_reference(step.require, context) if step.require else None,
             require_message=step.require_message or f"{step.name}: nothing matched",
@@ -471,7 +483,8 @@ def _steps(
             emit_path=_reference(step.emit_path, context) if step.emit_path else None,
             for_each=for_each,
         )
-        plan.call.check(request, inside)
+        if plan.call is not None:
+            plan.call.check(request, inside)
         _check_refs([c.reference for c in plan.when], request, inside)
         seen.add(step.name)
         # The step's own answer may be named by its require/repeat/emit references.
@@ -489,7 +502,11 @@ def _for_each(
     if not step.for_each:
         if step.emit_fields or step.HasField("batch") or step.for_each_key or step.resume_field:
             raise PlanError(f"{context}: batch, for_each_key, resume_field and emit_fields need for_each")
+        if step.gather or step.emit_handler:
+            raise PlanError(f"{context}: gather and emit_handler need for_each")
         return None
+    if step.emit_handler and (step.emit_fields or not step.emit):
+        raise PlanError(f"{context}: an emit_handler needs emit, and replaces emit_fields")
     values = _reference(step.for_each, context)
     _check_refs([values], request, seen)
     batch = step.batch
@@ -507,6 +524,8 @@ def _for_each(
         key=step.for_each_key,
         resume_field=resume,
         emit_fields=emit_fields,
+        gather=step.gather,
+        emit_handler=step.emit_handler,
     )
 
 
@@ -558,8 +577,9 @@ class CallPlan:
         steps = _steps(operation, request, response)
         names = {s.name for s in steps if s.name} | {LAST}
         if not operation.steps:
+            assert steps[0].call is not None
             steps[0].call.check(request, set())
-        uses_v1_resource = any(s.call.api == "v1" and not s.call.user_endpoint for s in steps)
+        uses_v1_resource = any(s.call is not None and s.call.api == "v1" and not s.call.user_endpoint for s in steps)
         if operation.resource_field and uses_v1_resource and not v1_resource_header(operation.resource_type):
             raise PlanError(f"{name}: a v1 resource call needs a project, dataset or ontology type")
         result_path = None
@@ -601,6 +621,7 @@ class CallPlan:
     def build_call(self, step: StepPlan, scope: Scope) -> WireCall:
         header, resource_id = self.resource(scope.request)
         read = self.operation.access == options_pb2.ACCESS_READ
+        assert step.call is not None, f"{step.name} is a local step"
         return step.call.build(
             scope, resource_type=header, resource_id=resource_id, retryable=read or step.call.is_read_verb
         )
