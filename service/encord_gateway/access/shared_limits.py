@@ -145,3 +145,7 @@ class RedisLimiter:
         """Wait until every slot given back so far is back in Redis (tests; shutdown)."""
         if self._releases:
             await asyncio.gather(*self._releases, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.settle()
+        await self._client.aclose()

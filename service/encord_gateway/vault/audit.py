@@ -92,10 +92,10 @@ class AuditConfig:
             timeout = float(raw_timeout)
         except ValueError:
             raise VaultError(f"{ENV_AUDIT_TIMEOUT} must be a number of seconds, not {raw_timeout!r}") from None
-        backend = env.get(ENV_AUDIT_BACKEND) or "file"
+        dsn, key = env.get(ENV_POSTGRES_DSN, ""), env.get(ENV_AUDIT_KEY, "")
+        backend = env.get(ENV_AUDIT_BACKEND) or ("postgres" if dsn and key else "file")
         if backend not in AUDIT_BACKENDS:
             raise VaultError(f"{ENV_AUDIT_BACKEND} must be one of {', '.join(AUDIT_BACKENDS)}, not {backend!r}")
-        dsn, key = env.get(ENV_POSTGRES_DSN, ""), env.get(ENV_AUDIT_KEY, "")
         if backend == "postgres" and not (dsn and key):
             raise VaultError(f"the postgres audit backend needs {ENV_POSTGRES_DSN} and {ENV_AUDIT_KEY}")
         return cls(Path(path), mode, timeout, backend, dsn, key)
