@@ -28,7 +28,6 @@ import grpc
 import processes
 import pytest
 from encord_gateway._generated.encord.gateway.v1 import datasets_pb2_grpc, ontologies_pb2_grpc, projects_pb2_grpc
-from engines import postgres_engine, redis_engine  # noqa: F401  (session fixtures of the shared engines)
 
 if TYPE_CHECKING:
     from conftest import Sandbox, SandboxUser

@@ -2,7 +2,7 @@
 
 The engines come from `encord_gateway.cluster.engines` (what `make cluster` uses). When one is missing the
 fixture FAILS, naming the install: CI must prove the shared backends, never silently leave them out.
-Use from a test module with `from engines import postgres_engine, redis_engine  # noqa: F401`.
+tests/conftest.py makes both fixtures available to every test.
 """
 
 from __future__ import annotations
