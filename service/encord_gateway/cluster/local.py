@@ -155,7 +155,7 @@ class LocalCluster:
             *(
                 f"  replica {r.index}  gRPC {r.grpc}  REST {r.rest}  metrics {r.metrics}/metrics  pid {r.pid}"
                 for r in self.replicas
-            ),  # fmt: skip
+            ),
             f"  redis     {self.redis.url}",
             f"  postgres  {self.postgres.url}",
             f"  openbao   {self.openbao.url}",
