@@ -12,7 +12,7 @@ WEB_TOOLS := tools/web
 DOCS_UI := service/encord_gateway/edge/docs_ui
 SWAGGER_UI_FILES := swagger-ui.css swagger-ui-bundle.js favicon-32x32.png LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: run test lint bench cluster engines proto docs docs-ui docs-ui-if-npm node-client python-client breaking browser clean
+.PHONY: run test lint bench cluster engines promtool proto docs docs-ui docs-ui-if-npm node-client python-client breaking browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -82,11 +82,20 @@ engines:
 	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null || \
 		(apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null)
 
+# promtool (Debian's prometheus, large) runs the alert rules' unit tests; installed once, only for `make test`.
+promtool:
+	@command -v promtool >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
+# checkov scans deploy/; it pins its own dependencies (an older `packaging` than pytest's), so it gets a venv of its own.
+$(VENV)/checkov/bin/checkov: | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet checkov
+
 # Redis, PostgreSQL, OpenBao, the sandbox, two gateway replicas and Envoy on loopback; Ctrl-C stops them all.
 cluster: $(VENV)/.installed-test $(GENERATED) engines
 	$(BIN)/python -m encord_gateway.cluster.local
 
-test: $(VENV)/.installed-test $(GENERATED) $(DOCS_UI)/.installed browser engines
+test: $(VENV)/.installed-test $(GENERATED) $(DOCS_UI)/.installed browser engines promtool $(VENV)/checkov/bin/checkov
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test $(GENERATED) $(NODE_CLIENT)/node_modules/.installed-lock-sha256
