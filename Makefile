@@ -106,8 +106,11 @@ lint: $(VENV)/.installed-test $(GENERATED) $(NODE_CLIENT)/node_modules/.installe
 	$(BIN)/python tools/buf_check.py lint
 	$(BIN)/python tools/buf_check.py breaking
 
-bench: $(VENV)/.installed-test $(GENERATED)
+# h2load (Debian's nghttp2-client) drives the scale-out benchmark: a load generator in C, not the bottleneck.
+bench: $(VENV)/.installed-test $(GENERATED) engines
+	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends nghttp2-client >/dev/null)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/scaleout.py
 
 clean:
 	rm -rf $(VENV) service/encord_gateway/_generated .pytest_cache .mypy_cache .ruff_cache $(DOCS_UI)
