@@ -26,7 +26,7 @@ from .access.policy import parse_policy
 from .access.store import AccessStore
 from .admin import commands as admin_commands
 from .app import Endpoints, Gateway
-from .backends import State, open_state
+from .backends import State, close_audit, open_audit_trail, open_state
 from .cluster import workers
 from .config import Settings
 from .errors import GatewayError
@@ -421,8 +421,20 @@ def _append_cli_audit(args: argparse.Namespace, event: Mapping[str, object]) -> 
         data_dir = Settings.from_env().data_dir
     if not Path(data_dir).is_dir():
         return  # the command refuses a missing data directory (or has yet to create it): auditing must not create it
-    with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
+    config = AuditConfig.from_env(Path(data_dir))
+    if config.backend == "postgres":  # the chain every replica shares: the CLI's changes go in it too
+        asyncio.run(_append_shared_audit(config, event))
+        return
+    with AuditLog.from_config(config) as audit:
         audit.append(event)
+
+
+async def _append_shared_audit(config: AuditConfig, event: Mapping[str, object]) -> None:
+    trail = await open_audit_trail(config)
+    try:
+        await trail.append_async(event)
+    finally:
+        await close_audit(trail)
 
 
 if __name__ == "__main__":

@@ -250,3 +250,35 @@ def test_policies_compare_by_value() -> None:
     # The contract compares policies read back with those written; that needs value equality.
     assert parse_policy(WRITE_ACME.to_json()) == WRITE_ACME
     assert isinstance(WRITE_ACME, Policy)
+
+
+async def test_the_command_line_administers_the_shared_store_when_the_environment_names_it(
+    postgres_engine: Engine, tmp_path: Path
+) -> None:
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    dsn = fresh_database(postgres_engine)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ENCORD_GATEWAY_")}
+    environment["ENCORD_GATEWAY_POSTGRES_DSN"] = dsn
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"grants": [{"organisation": "acme", "resources": ["*"], "rights": ["read"]}]}')
+
+    def cli(*args: str) -> str:
+        done = await_process([sys.executable, "-m", "encord_gateway.cli", *args], environment)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def await_process(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, capture_output=True, text=True, env=env, timeout=60, check=False)
+
+    await asyncio.to_thread(cli, "caller", "create", "--name", "from-cli", "--policy-file", str(policy))
+    token = (await asyncio.to_thread(cli, "token", "issue", "--caller", "from-cli")).splitlines()[0].strip()
+    store = await PostgresAccessStore.open(dsn)
+    try:
+        caller = await store.authenticate(token)
+        assert caller is not None and caller.name == "from-cli" and caller.policy == READ_ACME
+    finally:
+        await store.close()

@@ -9,7 +9,7 @@ test_access_backends.py) holds both to the same behaviour.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -137,3 +137,75 @@ class EmbeddedAccessStore:
 
     def __repr__(self) -> str:
         return f"EmbeddedAccessStore({self.tokens!r})"
+
+
+class BlockingAccess:
+    """A shared `AccessStore` for the command line: the same methods as `TokenStore`, each run to completion.
+
+    `caller ...` and `token ...` administer whichever store the environment selects (PostgreSQL when
+    ENCORD_GATEWAY_POSTGRES_DSN is set), so an operator changes what every replica sees.
+    """
+
+    def __init__(self, open_store: Callable[[], Awaitable[AccessStore]]) -> None:
+        self._runner = asyncio.Runner()
+        try:
+            self._store: AccessStore = self._runner.run(_awaited(open_store()))
+        except BaseException:
+            self._runner.close()
+            raise
+
+    def _run(self, action: Awaitable[T]) -> T:
+        return self._runner.run(_awaited(action))
+
+    def issue(
+        self,
+        caller: str,
+        token: str | None = None,
+        expires_at: datetime | None = None,
+        *,
+        organisation: str | None = None,
+    ) -> IssuedToken:
+        return self._run(self._store.issue(caller, token, expires_at, organisation=organisation))
+
+    def list_tokens(self, caller: str | None = None) -> list[TokenInfo]:
+        return self._run(self._store.list_tokens(caller))
+
+    def revoke_token(self, token_id: str) -> bool:
+        return self._run(self._store.revoke_token(token_id))
+
+    def create_caller(self, name: str, policy: Policy) -> CallerInfo:
+        return self._run(self._store.create_caller(name, policy))
+
+    def set_policy(self, name: str, policy: Policy) -> CallerInfo:
+        return self._run(self._store.set_policy(name, policy))
+
+    def get_caller(self, name: str) -> CallerInfo | None:
+        return self._run(self._store.get_caller(name))
+
+    def list_callers(self, page_size: int = DEFAULT_PAGE_SIZE, page_token: str = "") -> tuple[list[CallerInfo], str]:
+        return self._run(self._store.list_callers(page_size, page_token))
+
+    def delete_caller(self, name: str) -> None:
+        self._run(self._store.delete_caller(name))
+
+    def map_certificate_identity(self, identity: str, caller: str) -> None:
+        self._run(self._store.map_certificate_identity(identity, caller))
+
+    def unmap_certificate_identity(self, identity: str) -> bool:
+        return self._run(self._store.unmap_certificate_identity(identity))
+
+    def close(self) -> None:
+        try:
+            self._run(self._store.close())
+        finally:
+            self._runner.close()
+
+    def __enter__(self) -> BlockingAccess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+async def _awaited(action: Awaitable[T]) -> T:
+    return await action
