@@ -6,17 +6,15 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 
-from .access.limits import CallerLimiter
-from .access.tokens import TokenStore
+from .access.store import AccessStore
 from .admin.handlers import AdminService
-from .cache.memory import MemoryCache
+from .backends import build_cache, build_limiter
 from .config import Settings
 from .edge import grpc_server, rest, tls
-from .edge.chain import AuditSink, CallChain
+from .edge.chain import CallChain
 from .edge.httpserver import RestLimits, RestRunner
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
@@ -24,6 +22,7 @@ from .operations.results import local_steps, result_steps
 from .telemetry.metrics import Metrics
 from .upstream.client import UpstreamClient
 from .upstream.credentials import CredentialResolver
+from .vault.audit import AuditTrail
 from .vault.credentials import Vault
 
 log = logging.getLogger(__name__)
@@ -46,9 +45,8 @@ class Gateway:
         settings: Settings,
         upstream_url: str,
         vault: Vault,
-        tokens: TokenStore,
-        audit: AuditSink | None = None,
-        audit_path: Path | None = None,
+        tokens: AccessStore,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.settings = settings
         self.vault = vault
@@ -57,24 +55,27 @@ class Gateway:
         self.upstream = UpstreamClient(
             upstream_url, self.metrics, max_response_bytes=settings.upstream_max_response_bytes
         )
-        self.cache = MemoryCache(settings.cache_max_entries)
+        self.cache = build_cache(settings, self._shared_cache_changed)
+        self.limiter = build_limiter(settings)
         self.resolver = CredentialResolver(vault)
         self.engine = Engine(
             self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver), local_steps()
         )
         self.engine.check_steps(self.specs)
-        admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit_path, self.resolver.forget)
+        admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit, self.resolver.forget)
         self.chain = CallChain(
             self.engine,
             tokens,
-            CallerLimiter(),
+            self.limiter,
             self.metrics,
             settings.default_timeout,
             admin.handlers(self.specs),
             audit,
         )
         self.engine.observer = self.chain.credential_used
-        self._grpc, self._health = grpc_server.build_server(self.specs, self.chain, secure=settings.tls)
+        self._grpc, self._health = grpc_server.build_server(
+            self.specs, self.chain, secure=settings.tls, reuse_port=settings.reuse_port
+        )
         self._runners: list[web.AppRunner] = []
         self._unsealer: asyncio.Task[None] | None = None
         self.started = False
@@ -84,9 +85,17 @@ class Gateway:
         """Serving and able to use credentials: a sealed vault makes the gateway not ready."""
         return self.started and not self.vault.sealed
 
+    def _shared_cache_changed(self, available: bool) -> None:
+        self.metrics.shared_cache_available.set(1 if available else 0)
+
     async def start(self) -> Endpoints:
         s = self.settings
         await self.upstream.start()
+        start_cache = getattr(self.cache, "start", None)
+        if start_cache is not None:  # a shared cache subscribes to invalidations; it serves uncached until it has
+            await start_cache()
+        else:
+            self.metrics.shared_cache_available.set(1)  # the in-process cache is always there
         address = f"{s.host}:{s.grpc_port}"
         try:
             if s.tls:
@@ -104,7 +113,9 @@ class Gateway:
         )
         rest_runner = RestRunner(rest.build_app(self.specs, self.chain, limits), limits, self._rest_rejected)
         rest_port = await self._serve(rest_runner, s.rest_port, ssl_context)
-        metrics_port = await self._serve(web.AppRunner(self._metrics_app(), access_log=None), s.metrics_port, None)
+        metrics_port = await self._serve(
+            web.AppRunner(self._metrics_app(), access_log=None), s.metrics_port, None, reuse_port=False
+        )
         self.started = True
         await self._health_changed()
         self._unsealer = asyncio.create_task(self._keep_unsealing())
@@ -133,9 +144,12 @@ class Gateway:
     def _rest_rejected(self, reason: str) -> None:
         self.metrics.http_rejected.labels(reason).inc()
 
-    async def _serve(self, runner: web.AppRunner, port: int, ssl_context: object) -> int:
+    async def _serve(
+        self, runner: web.AppRunner, port: int, ssl_context: object, *, reuse_port: bool | None = None
+    ) -> int:
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, port, reuse_port=False, ssl_context=ssl_context)  # type: ignore[arg-type]
+        shared = self.settings.reuse_port if reuse_port is None else reuse_port
+        site = web.TCPSite(runner, self.settings.host, port, reuse_port=shared, ssl_context=ssl_context)  # type: ignore[arg-type]
         await site.start()
         self._runners.append(runner)
         server = site._server  # aiohttp exposes the bound socket only here; needed for port 0
@@ -173,3 +187,7 @@ class Gateway:
             await runner.cleanup()
         self._runners.clear()
         await self.upstream.close()
+        for component in (self.cache, self.limiter):
+            close = getattr(component, "close", None)
+            if close is not None:
+                await close()

@@ -42,14 +42,14 @@ class Caller:
 
 
 class Authenticator:
-    def authenticate(self, token: str) -> Caller | None:
+    async def authenticate(self, token: str) -> Caller | None:
         grants = [
             {"organisation": "acme", "resources": ["*"], "rights": ["read", "write"]},
             {"organisation": "*", "resources": ["*"], "rights": ["admin"]},
         ]
         return Caller("svc", parse_policy({"grants": grants})) if token == "the-token" else None
 
-    def caller_for_certificate(self, subject: str, sans: Any) -> None:
+    async def caller_for_certificate(self, subject: str, sans: Any) -> None:
         return None
 
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,7 +18,7 @@ import grpc
 from google.protobuf import message
 
 from ..access.authorize import authorize_admin, authorize_operation, choose_organisation
-from ..access.limits import CallerLimiter, LimitExceeded
+from ..access.limits import Limiter, LimitExceeded
 from ..access.policy import Policy
 from ..errors import GatewayError
 from ..operations import validate
@@ -45,8 +45,8 @@ class CallerIdentity(Protocol):
 
 
 class Authenticator(Protocol):
-    def authenticate(self, token: str) -> CallerIdentity | None: ...
-    def caller_for_certificate(self, subject: str, sans: Sequence[str]) -> CallerIdentity | None: ...
+    async def authenticate(self, token: str) -> CallerIdentity | None: ...
+    async def caller_for_certificate(self, subject: str, sans: Sequence[str]) -> CallerIdentity | None: ...
 
 
 class AuditSink(Protocol):
@@ -88,7 +88,7 @@ class CallChain:
         self,
         engine: Engine,
         authenticator: Authenticator,
-        limiter: CallerLimiter,
+        limiter: Limiter,
         metrics: Metrics,
         default_timeout: float,
         admin_handlers: Mapping[str, AdminHandler],
@@ -102,7 +102,7 @@ class CallChain:
         self._admin_handlers = admin_handlers
         self._audit = audit
 
-    def authenticate(self, metadata: Mapping[str, str], peer: Peer | None) -> CallerIdentity:
+    async def authenticate(self, metadata: Mapping[str, str], peer: Peer | None) -> CallerIdentity:
         """The caller, from headers alone (bearer token or client certificate): no request body is needed."""
         header = metadata.get("authorization")
         if header:
@@ -113,12 +113,12 @@ class CallChain:
                 or not (token.isascii() and token.isprintable())  # tokens are ASCII; bytes that are not never match
             ):
                 raise unauthenticated("authorization must be 'Bearer <token>'", "MALFORMED_CREDENTIALS")
-            caller = self._authenticator.authenticate(token)
+            caller = await self._authenticator.authenticate(token)
             if caller is None:
                 raise unauthenticated("the bearer token is not valid (unknown, expired or revoked)", "INVALID_TOKEN")
             return caller
         if peer is not None and peer.certificate_subject is not None:
-            caller = self._authenticator.caller_for_certificate(peer.certificate_subject, peer.certificate_sans)
+            caller = await self._authenticator.caller_for_certificate(peer.certificate_subject, peer.certificate_sans)
             if caller is None:
                 raise unauthenticated("the client certificate is not mapped to a caller", "UNKNOWN_CERTIFICATE")
             return caller
@@ -173,10 +173,10 @@ class CallChain:
             raise
         return organisation
 
-    @contextmanager
-    def _admitted(self, caller: CallerIdentity) -> Iterator[None]:
+    @asynccontextmanager
+    async def _admitted(self, caller: CallerIdentity) -> AsyncIterator[None]:
         try:
-            admission = self._limiter.admit(caller.name, caller.policy.limits)
+            admission = await self._limiter.acquire(caller.name, caller.policy.limits)
         except LimitExceeded as exceeded:
             raise GatewayError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -184,7 +184,7 @@ class CallChain:
                 reason="CALLER_RATE_LIMITED" if exceeded.kind == "rate" else "CALLER_CONCURRENCY_LIMITED",
                 retry_after=exceeded.retry_after,
             ) from None
-        with admission:
+        async with admission:
             yield
 
     async def run(
@@ -197,7 +197,7 @@ class CallChain:
     ) -> Outcome:
         """A unary call: authenticated before its request is read."""
         with self._handled(spec, "unary"):
-            caller = self.authenticate(metadata, peer)
+            caller = await self.authenticate(metadata, peer)
             request = await read()
             return await self._unary(spec, request, caller, metadata, time_remaining)
 
@@ -211,7 +211,7 @@ class CallChain:
     ) -> Outcome:
         """A client stream: authenticated before a byte of it is read, then assembled into one request."""
         with self._handled(spec, "client_stream"):
-            caller = self.authenticate(metadata, peer)
+            caller = await self.authenticate(metadata, peer)
             request = await assemble_client_stream(spec, messages)
             return await self._unary(spec, request, caller, metadata, time_remaining)
 
@@ -225,12 +225,12 @@ class CallChain:
     ) -> AsyncIterator[message.Message]:
         """A server stream: the same checks as a unary call, then every message the engine produces."""
         with self._handled(spec, "server_stream"):
-            caller = self.authenticate(metadata, peer)
+            caller = await self.authenticate(metadata, peer)
             request = await read()
             validate.validate(request)
             deadline = self._deadline(spec, time_remaining)
             organisation = await self._authorize(spec, request, caller, metadata)
-            with self._admitted(caller):
+            async with self._admitted(caller):
                 await self._record_intent(spec, caller.name, organisation)
                 context = CallContext(caller.name, organisation, deadline)
                 async for item in self._engine.stream(spec, request, context):
@@ -249,7 +249,7 @@ class CallChain:
         if spec.admin is not None:
             return await self._admin(spec, request, caller)
         organisation = await self._authorize(spec, request, caller, metadata)
-        with self._admitted(caller):
+        async with self._admitted(caller):
             await self._record_intent(spec, caller.name, organisation)
             return await self._engine.execute(spec, request, CallContext(caller.name, organisation, deadline))
 

@@ -105,10 +105,11 @@ def _method_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> grpc
 
 
 def build_server(
-    specs: dict[str, OperationSpec], chain: CallChain, secure: bool = False
+    specs: dict[str, OperationSpec], chain: CallChain, secure: bool = False, reuse_port: bool = False
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
-    # so_reuseport=0: a second server on a taken port must fail loudly, not silently share it.
-    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    # so_reuseport=0: a second server on a taken port must fail loudly, not silently share it. Only the
+    # workers of `serve --workers N` share one, after their supervisor checked it is theirs alone.
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 1 if reuse_port else 0)])
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}
     for spec in specs.values():
         by_service.setdefault(spec.service, {})[spec.method] = _method_handler(spec, chain, secure)
