@@ -566,7 +566,8 @@ def read_scene(store: Store, job: UploadJob, uploaded: dict[str, Any]) -> dict[s
             _cloud_file(store, job, str(stream.get("uri")))
             streams[name] = {"type": "self_contained", "id": name, "entityType": kind, "url": stream["uri"]}
             continue
-        events = stream.get("events") if isinstance(stream.get("events"), list) else []
+        given = stream.get("events")
+        events: list[Any] = given if isinstance(given, list) else []
         if kind in URI_STREAMS:
             for event in events:
                 _cloud_file(store, job, str(event.get("uri") if isinstance(event, dict) else None))
