@@ -939,4 +939,5 @@ CASES = [
     *__import__("cases_jobs").CASES,
     *__import__("cases_labels").CASES,
     *__import__("cases_models").CASES,
+    *__import__("cases_uploads").CASES,
 ]
