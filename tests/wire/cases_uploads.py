@@ -73,8 +73,9 @@ def _integration(public_key_hex: str, owner: str, forward_to: str) -> str:
 
 
 def integration(sides: WireSides) -> str:
-    """A cloud integration of the wire organisation (its only member owns it), made once."""
-    (owner,) = [user.email for user in sides.sdk.list_organisation_users()]
+    """A cloud integration of the wire organisation, made once: whichever member owns it, the wire user (the
+    organisation's admin) may use it."""
+    owner = next(user.email for user in sides.sdk.list_organisation_users())
     return _integration(sides.public_key_hex, owner, sides.recorder.forward_to)
 
 
