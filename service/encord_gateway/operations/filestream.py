@@ -15,7 +15,7 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -222,7 +222,7 @@ def _file_request(plan: FileStreamPlan, first: message.Message, starting: messag
 
 async def read_files(
     plan: FileStreamPlan, first: message.Message, rest: AsyncIterator[message.Message]
-) -> AsyncIterator[IncomingFile]:
+) -> AsyncGenerator[IncomingFile, None]:
     """The files of the stream, each once all its bytes have arrived; INVALID_ARGUMENT for a stream that breaks
     the protocol (bytes before any file, call fields after the first message, too many files)."""
     calls = {field.name for field in plan.call_fields}
@@ -231,42 +231,49 @@ async def read_files(
     count = 0
     position = 0
     received: message.Message | None = first
-    while received is not None:
-        starts = bool(getattr(received, name))
-        if starts and current is not None:
-            yield current  # whole: whatever this message holds, it is not more of that file
-            current = None
-        if position > 0 and (late := sorted(calls & set(_set_fields(received)))):
-            raise invalid_argument([(f"[{position}].{late[0]}", "only the first message may set it")])
-        if starts:
-            if count >= plan.max_files:
-                raise invalid_argument([(f"[{position}].{name}", f"a stream carries at most {plan.max_files} files")])
-            current = IncomingFile(
-                count, _file_request(plan, first, received), Spool(plan.memory_bytes, plan.max_file_bytes)
-            )
-            count += 1
-        elif position > 0 and (extra := [f for f in _set_fields(received) if f != chunk_name]):
-            raise invalid_argument(
-                [(f"[{position}].{extra[0]}", f"only {chunk_name} may follow a file's first message")]
-            )
-        chunk = getattr(received, chunk_name)
-        if chunk:
-            if current is None:
-                raise invalid_argument(
-                    [(f"[{position}].{chunk_name}", f"bytes must follow a message that sets {name}")]
-                )
-            if current.error is None:
-                try:
-                    await current.spool.write(chunk)
-                except FileTooLarge:
-                    current.error = invalid_argument(
-                        [(chunk_name, f"the file is larger than {plan.max_file_bytes} bytes")]
+    try:
+        while received is not None:
+            starts = bool(getattr(received, name))
+            if starts and current is not None:
+                yield current  # whole: whatever this message holds, it is not more of that file
+                current = None
+            if position > 0 and (late := sorted(calls & set(_set_fields(received)))):
+                raise invalid_argument([(f"[{position}].{late[0]}", "only the first message may set it")])
+            if starts:
+                if count >= plan.max_files:
+                    raise invalid_argument(
+                        [(f"[{position}].{name}", f"a stream carries at most {plan.max_files} files")]
                     )
-                    current.spool.close()  # the rest of its bytes are read and dropped
-        position += 1
-        received = await anext(rest, None)
-    if current is not None:
-        yield current
+                current = IncomingFile(
+                    count, _file_request(plan, first, received), Spool(plan.memory_bytes, plan.max_file_bytes)
+                )
+                count += 1
+            elif position > 0 and (extra := [f for f in _set_fields(received) if f != chunk_name]):
+                raise invalid_argument(
+                    [(f"[{position}].{extra[0]}", f"only {chunk_name} may follow a file's first message")]
+                )
+            chunk = getattr(received, chunk_name)
+            if chunk:
+                if current is None:
+                    raise invalid_argument(
+                        [(f"[{position}].{chunk_name}", f"bytes must follow a message that sets {name}")]
+                    )
+                if current.error is None:
+                    try:
+                        await current.spool.write(chunk)
+                    except FileTooLarge:
+                        current.error = invalid_argument(
+                            [(chunk_name, f"the file is larger than {plan.max_file_bytes} bytes")]
+                        )
+                        current.spool.close()  # the rest of its bytes are read and dropped
+            position += 1
+            received = await anext(rest, None)
+        if current is not None:
+            yield current
+            current = None
+    finally:
+        if current is not None:  # not handed over: a stream broken off, or a caller gone
+            current.spool.close()
 
 
 # ---- running ------------------------------------------------------------------------------------
@@ -373,9 +380,14 @@ async def run_files(
     async def produce() -> None:
         failure: BaseException | None = None
         try:
-            async for incoming in read_files(files, first, rest):
-                await slots.acquire()
-                started.append(asyncio.create_task(one(incoming)))
+            async with contextlib.aclosing(read_files(files, first, rest)) as incoming_files:
+                async for incoming in incoming_files:
+                    try:
+                        await slots.acquire()
+                    except BaseException:
+                        incoming.spool.close()
+                        raise
+                    started.append(asyncio.create_task(one(incoming)))
         except GatewayError as error:
             failure = error  # the files read before it still finish and report
         for task in started:
