@@ -23,6 +23,7 @@ from google.protobuf import descriptor
 from .._generated.encord.gateway.v1 import options_pb2
 from ..errors import GATEWAY_DOMAIN, GatewayError
 from ..upstream.client import BROKEN_CONNECTION, retry_after_seconds
+from ..upstream.errors import malformed
 from .descriptors import FieldDescriptor, MessageDescriptor
 from .plan import Entry, PlanError, build_object, parse_entry
 from .refs import MISSING, Reference, ReferenceError, Scope, parse_reference
@@ -177,11 +178,7 @@ def request_target(plan: TransferPlan, scope: Scope) -> tuple[str, dict[str, str
     """The URL and headers of the next attempt, read from the scope now (a renewal changes them)."""
     url = plan.url.resolve(scope)
     if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-        raise _failure(
-            grpc.StatusCode.UNAVAILABLE,
-            "UPSTREAM_MALFORMED_RESPONSE",
-            "Encord's answer gave no URL to upload to",
-        )
+        raise malformed("it gives no http(s) URL to upload to", label=LABEL)  # Encord's answer, Encord's domain
     headers = {key: text for key, value in build_object(plan.headers, scope, True, False).items()
                if (text := _text(value)) is not None}  # fmt: skip
     extra = plan.header_map.resolve(scope) if plan.header_map is not None else MISSING
