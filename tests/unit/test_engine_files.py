@@ -22,9 +22,11 @@ from declared import declare, message, op, rpc
 from encord_gateway.cache.memory import MemoryCache
 from encord_gateway.errors import GatewayError
 from encord_gateway.operations import engine as engine_module
-from encord_gateway.operations import filestream
+from encord_gateway.operations import filestream, plan
 from encord_gateway.operations.engine import CallContext, Engine
 from encord_gateway.operations.plan import PlanError
+from encord_gateway.operations.refs import MISSING, Scope, parse_reference
+from encord_gateway.operations.wiremap import MalformedUpstreamResult, encode_request_field
 from encord_gateway.telemetry.metrics import Metrics
 from encord_gateway.upstream import signing
 from encord_gateway.upstream.client import UpstreamClient
@@ -444,3 +446,32 @@ async def test_a_composite_can_transfer_the_bytes_of_a_request_field(engine: Eng
 def test_a_file_stream_that_cannot_work_fails_at_start_up(text: str, problem: str) -> None:
     with pytest.raises(PlanError, match=problem):
         D.plan(op(text), "UploadRequest", "Progress", server_streaming=True)
+
+
+# ---- what the upload declarations need of entries and references ------------------------------------------
+
+
+def _built(*entries: str) -> dict[str, Any]:
+    request = D["UploadRequest"](name="a.jpg")
+    parsed = [plan.parse_entry(raw, request.DESCRIPTOR, camel=True) for raw in entries]
+    return plan.build_object(parsed, Scope(request, encode_request_field), camel=True, keep_nulls=False)
+
+
+def test_a_numeric_key_segment_builds_an_object_inside_a_list() -> None:
+    assert _built(
+        "dataItems.videos=[]", "dataItems.images.0.title=$request.name", "dataItems.images.0.title=$request.title",
+        'dataItems.images.0.externalFileType="IMAGE"', 'dataItems.images.1.objectUrl="k2"',
+    ) == {"dataItems": {"videos": [], "images": [{"title": "a.jpg", "externalFileType": "IMAGE"}, {"objectUrl": "k2"}]}}  # fmt: skip
+
+
+def test_a_numeric_key_segment_past_the_next_element_is_a_malformed_answer() -> None:
+    with pytest.raises(MalformedUpstreamResult, match="no element 2"):
+        _built('items.0.a="x"', 'items.2.a="y"')
+
+
+def test_every_element_of_a_single_value_is_the_value_itself() -> None:
+    request = D["UploadRequest"](name="1.dcm")
+    scope = Scope(request, encode_request_field)
+
+    assert parse_reference("$request.name[*]").resolve(scope) == ["1.dcm"]
+    assert parse_reference("$request.title[*]").resolve(scope) is MISSING
