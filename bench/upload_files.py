@@ -8,8 +8,9 @@ Each side runs in a process of its own (so that its peak RSS is its own), on a f
   images into a dataset (each one: a signed URL, the PUT, the registration, its poll).
 
 Reported: files/s and MiB/s of each, their ratio, the peak RSS of each uploading process, the gateway server's
-peak RSS (VmHWM) after the 256 KiB files and again after a few files of LARGE_BYTES (unchanged: the gateway
-spools files, it never holds one whole), and the upstream calls each side made (the sandbox's request log).
+peak RSS (VmHWM, a high-water mark since it started, so earlier workloads count) after the 256 KiB files and
+again after a few files of LARGE_BYTES uploaded at once (it grows by far less than the files: the gateway spools
+them, it never holds one whole), and the upstream calls each side made (the sandbox's request log).
 
     .venv/bin/python bench/upload_files.py --gateway-upload TARGET DATASET DIRECTORY   (one side; the token on stdin)
 """
@@ -221,12 +222,16 @@ def render(result: UploadResult) -> str:
         )
     if result.sdk.rate:
         lines.append(f"ratio gateway / SDK files/s: {result.gateway.rate / result.sdk.rate:.2f}x (target: at least 1x)")
-    if result.gateway_rss_small_kb is not None:
-        lines.append(f"gateway server peak RSS (VmHWM) after the {FILE_BYTES // 1024} KiB files: "
-                     f"{result.gateway_rss_small_kb / 1024:.1f} MiB")  # fmt: skip
-    if result.gateway_rss_large_kb is not None:
-        lines.append(f"gateway server peak RSS (VmHWM) after the {LARGE_BYTES // 2**20} MiB files: "
-                     f"{result.gateway_rss_large_kb / 1024:.1f} MiB (memory independent of file size)")  # fmt: skip
+    small, large = result.gateway_rss_small_kb, result.gateway_rss_large_kb
+    if small is not None:
+        lines.append(f"gateway server peak RSS (VmHWM, since it started) after the {FILE_BYTES // 1024} KiB files: "
+                     f"{small / 1024:.1f} MiB")  # fmt: skip
+    if small is not None and large is not None:
+        lines.append(
+            f"gateway server peak RSS after {LARGE_FILES} files of {LARGE_BYTES // 2**20} MiB at once: "
+            f"{large / 1024:.1f} MiB (+{(large - small) / 1024:.1f} MiB for {LARGE_FILES * LARGE_BYTES // 2**20} MiB "
+            "of files: spooled, never held whole)"
+        )
     for side in (result.gateway, result.sdk, *([result.large] if result.large else [])):
         calls = ", ".join(f"{name} x{count}" for name, count in side.calls.items())
         lines.append(f"upstream calls ({side.name}): {calls or 'none'}")
