@@ -55,6 +55,7 @@ import credential_cost  # bench/ is on sys.path when this file runs as a script
 import grpc
 import label_export
 import sandbox_store
+import upload_files
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway.upstream.signing import (
     Signer,
@@ -592,6 +593,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.only_labels:
             print(label_export.render(labels))
             return 0
+        uploads = upload_files.measure(
+            sandbox_url, endpoints.grpc, token, signer, openssh, gateway.pid, workdir, quick=args.quick
+        )
         gateway_results, hashes = asyncio.run(gateway_phases(endpoints, token, sandbox_url, signer, profile))
         results += gateway_results
         results += sdk_phases(sandbox_url, openssh, hashes, profile)
@@ -632,6 +636,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERRORS ({r.name}): {r.errors} failed calls, first: {r.first_error}")
     print()
     print(label_export.render(labels))
+    print()
+    print(upload_files.render(uploads))
     print()
     print(credential_cost.render(credential_cost.measure()))
     print()

@@ -941,4 +941,5 @@ CASES = [
     *__import__("cases_models").CASES,
     *__import__("cases_folder_groups").CASES,
     *__import__("cases_coco").CASES,
+    *__import__("cases_uploads").CASES,
 ]

@@ -20,7 +20,7 @@ from google.protobuf import message
 from ..access.authorize import authorize_admin, authorize_operation, choose_organisation
 from ..access.limits import Limiter, LimitExceeded
 from ..access.policy import Policy
-from ..errors import GatewayError
+from ..errors import GatewayError, invalid_argument
 from ..operations import validate
 from ..operations.catalog import OperationSpec
 from ..operations.engine import CallContext, Engine, Outcome, assemble_client_stream
@@ -234,6 +234,31 @@ class CallChain:
                 await self._record_intent(spec, caller.name, organisation)
                 context = CallContext(caller.name, organisation, deadline)
                 async for item in self._engine.stream(spec, request, context):
+                    yield item
+
+    async def run_file_stream(
+        self,
+        spec: OperationSpec,
+        messages: AsyncIterator[message.Message],
+        metadata: Mapping[str, str],
+        time_remaining: float | None,
+        peer: Peer | None = None,
+    ) -> AsyncIterator[message.Message]:
+        """A bidirectional stream of files: authenticated before a byte of it is read; its first message (the call's
+        fields: where the files go) validated and authorised as a server stream's request is; then every message
+        the engine produces about the files as they arrive."""
+        with self._handled(spec, "bidi_stream"):
+            caller = await self.authenticate(metadata, peer)
+            first = await anext(messages, None)
+            if first is None:
+                raise invalid_argument([("(request)", "the stream carried no message")])
+            validate.validate(first)
+            deadline = self._deadline(spec, time_remaining)
+            organisation = await self._authorize(spec, first, caller, metadata)
+            async with self._admitted(caller):
+                await self._record_intent(spec, caller.name, organisation)
+                context = CallContext(caller.name, organisation, deadline)
+                async for item in self._engine.file_stream(spec, first, messages, context):
                     yield item
 
     async def _unary(

@@ -20,6 +20,7 @@ from .tls import grpc_peer
 Handler = Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]]
 StreamHandler = Callable[[bytes, grpc.aio.ServicerContext], AsyncIterator[bytes]]
 ClientStreamHandler = Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext], Awaitable[bytes]]
+BidiStreamHandler = Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext], AsyncIterator[bytes]]
 
 
 async def abort(context: grpc.aio.ServicerContext, error: GatewayError) -> NoReturn:
@@ -94,9 +95,26 @@ def _client_stream_handler(spec: OperationSpec, chain: CallChain, secure: bool) 
     return handle
 
 
+def _file_stream_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> BidiStreamHandler:
+    async def handle(raw_messages: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+        async def messages() -> AsyncIterator[message.Message]:
+            async for raw in raw_messages:
+                yield _decode(spec, raw)
+
+        try:
+            peer = grpc_peer(context.auth_context()) if secure else None
+            stream = chain.run_file_stream(spec, messages(), _metadata(context), context.time_remaining(), peer)
+            async for item in stream:
+                yield item.SerializeToString()
+        except GatewayError as error:
+            await abort(context, error)
+
+    return handle
+
+
 def _method_handler(spec: OperationSpec, chain: CallChain, secure: bool) -> grpc.RpcMethodHandler:
     if spec.server_streaming and spec.client_streaming:
-        raise ValueError(f"{spec.full_name}: bidirectional streams are not supported")
+        return grpc.stream_stream_rpc_method_handler(_file_stream_handler(spec, chain, secure))
     if spec.server_streaming:
         return grpc.unary_stream_rpc_method_handler(_server_stream_handler(spec, chain, secure))
     if spec.client_streaming:

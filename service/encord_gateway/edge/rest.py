@@ -32,7 +32,7 @@ from ..operations.catalog import HttpRule, OperationSpec
 from ..operations.descriptors import MessageDescriptor, has_option, option
 from ..operations.engine import Outcome
 from ..operations.wiremap import FREE_FORM
-from . import conventions, docs
+from . import conventions, docs, multipart
 from .chain import CallChain, Peer, RequestReader
 from .httpserver import RestLimits, error_response
 from .openapi import DOCUMENT_PATH, build_openapi, operation_id
@@ -83,6 +83,9 @@ def _large_payload_bytes(msg_descriptor: MessageDescriptor, limits: RestLimits) 
 def body_limit(spec: OperationSpec, limits: RestLimits) -> int:
     """The most bytes a route reads of a request body: small by default; the declared bound of a
     client stream's bytes; more for requests that carry documents or file bytes."""
+    if spec.client_streaming and spec.plan is not None and spec.plan.file_stream is not None:
+        files = spec.plan.file_stream  # bounded per file as the parts are read, not as one body
+        return files.max_file_bytes * files.max_files
     if spec.client_streaming and spec.plan is not None:
         return int(spec.plan.operation.client_stream.max_bytes)
     return max(limits.max_body_bytes, _large_payload_bytes(spec.request_class.DESCRIPTOR, limits))
@@ -267,6 +270,9 @@ def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain, lim
     async def handle(request: web.Request) -> web.StreamResponse:
         metadata, peer = _metadata(request), _peer(request)
         try:
+            if spec.client_streaming and spec.server_streaming:  # files in a multipart body, answers as NDJSON
+                messages = multipart.file_messages(spec, rule, request, limits.body_timeout)
+                return await _stream_answer(request, rule, chain.run_file_stream(spec, messages, metadata, None, peer))
             if spec.client_streaming:
                 outcome = await chain.run_client_stream(spec, client_messages(request), metadata, None, peer)
             elif spec.server_streaming:

@@ -27,6 +27,7 @@ from ..upstream.calls import WireCall
 from ..upstream.client import UpstreamClient
 from ..upstream.credentials import Credential, CredentialResolver
 from ..upstream.errors import malformed, upstream_error
+from . import filestream, transfers
 from .catalog import OperationSpec
 from .descriptors import member, set_member
 from .paging import PagePosition, decode_token, encode_token, upstream_next_token
@@ -198,6 +199,57 @@ class Engine:
             await self._observe(ctx, spec, credential, outcome)
         await self._invalidate(spec, ctx)
 
+    # ---- file streams (operations/filestream.py) ------------------------------------------------
+
+    async def file_stream(
+        self,
+        spec: OperationSpec,
+        first: message.Message,
+        rest: AsyncIterator[message.Message],
+        ctx: CallContext,
+    ) -> AsyncIterator[message.Message]:
+        """A bidirectional stream of files: each file's steps, and what they emit, as the files arrive."""
+        credential = self._credentials.resolve(ctx.organisation, spec, first)
+        plan = _plan(spec)
+
+        async def send(call: WireCall) -> Any:
+            return await self._send(call, credential, ctx)
+
+        async def pause(started: float, step: StepPlan) -> None:
+            await _pause(started, ctx, plan, step)
+
+        outcome = "CANCELLED"
+        try:
+            async with transfers.new_session() as session:
+                run = filestream.FileRun(
+                    plan, send, pause, lambda request: _prepared(plan, request, ctx), session, ctx.deadline,
+                    spec.response_class,
+                )  # fmt: skip
+                async for item in filestream.run_files(run, first, rest):
+                    yield item
+            outcome = "OK"
+        except GatewayError as error:
+            outcome = error.code.name
+            raise
+        finally:
+            await self._observe(ctx, spec, credential, outcome)
+        await self._invalidate(spec, ctx)
+
+    async def _transfer(
+        self, plan: CallPlan, step: StepPlan, scope: Scope, ctx: CallContext, credential: Credential
+    ) -> Any:
+        """A transfer step outside a file stream: the bytes of its body_field (see operations/transfers.py)."""
+        transfer = step.transfer
+        assert transfer is not None and transfer.body_field is not None
+
+        async def renew(name: str) -> None:
+            earlier = next(s for s in plan.steps if s.name == name)
+            scope.results[name] = await self._send(_build(plan, earlier, scope), credential, ctx)
+
+        body = transfers.BytesBody(getattr(scope.request, transfer.body_field.name))
+        async with transfers.new_session() as session:
+            return await transfers.send(session, transfer, scope, body, ctx.deadline, renew)
+
     # ---- plans ----------------------------------------------------------------------------------
 
     async def _send(self, call: WireCall, credential: Credential, ctx: CallContext) -> Any:
@@ -225,6 +277,8 @@ class Engine:
                 run.scope.request = _prepared(plan, run.scope.request, ctx)
                 if step.local:
                     answer = await asyncio.to_thread(self._local_steps[step.local].compute, run.scope)
+                elif step.transfer is not None:
+                    answer = await self._transfer(plan, step, run.scope, ctx, credential)
                 else:
                     answer = await self._send(_build(plan, step, run.scope), credential, ctx)
                 if step.name:

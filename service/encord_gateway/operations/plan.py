@@ -13,7 +13,7 @@ import urllib.parse
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import descriptor, empty_pb2, message
 
@@ -32,6 +32,10 @@ from .wiremap import (
     is_set,
     wire_key,
 )
+
+if TYPE_CHECKING:
+    from .filestream import FileStreamPlan
+    from .transfers import TransferPlan
 
 FD = descriptor.FieldDescriptor
 
@@ -150,13 +154,29 @@ def parse_result_entry(raw: str, response: MessageDescriptor, context: str) -> E
     return Entry((name,), Source(reference=_reference(rest, f"{context} {raw!r}")))
 
 
+def _child(node: dict[str, Any] | list[Any], key: str, below: str, entry: Entry) -> dict[str, Any] | list[Any]:
+    """The object or list at `key` of `node`, made when missing (a list when the key `below` it is a number): a
+    member of an object, or (a numeric key) an element of a list, appended when it is the one just past the end."""
+    if isinstance(node, list):
+        index = int(key) if key.isdigit() else -1
+        if index == len(node):
+            node.append({})
+        if not 0 <= index < len(node):
+            raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: no element {key} in the list")
+        child = node[index]
+    else:
+        child = node.setdefault(key, [] if below.isdigit() else {})
+    if not isinstance(child, dict | list) or (isinstance(child, list) and not below.isdigit()):
+        raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: {key!r} is not an object")
+    return child
+
+
 def _place(target: dict[str, Any], entry: Entry, value: Any) -> None:
-    node = target
-    for key in entry.path[:-1]:
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict):
-            raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: {key!r} is not an object")
-        node = child
+    node: dict[str, Any] | list[Any] = target
+    for key, below in zip(entry.path[:-1], entry.path[1:], strict=True):
+        node = _child(node, key, below, entry)
+    if isinstance(node, list):  # `a.0.b=...` sets a member of an element; `a.0=...` would replace one
+        raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: a list element is set member by member")
     last = entry.path[-1]
     if not entry.append:
         node[last] = value
@@ -377,6 +397,10 @@ def call_template(holder: options_pb2.Operation | options_pb2.Step, request: Mes
         return CallTemplate.from_v1(holder.v1, request)
     if kind == "v2":
         return CallTemplate.from_v2(holder.v2, request)
+    if kind == "transfer" and isinstance(holder, options_pb2.Step):
+        # Not a call to Encord: the template only names the step in errors and metrics (never by its URL).
+        return CallTemplate(api="transfer", method=holder.transfer.method or "PUT", target="signed URL", entries=(),
+                            whole=None)  # fmt: skip
     raise PlanError(f"operation for {request.full_name} declares neither v1 nor v2")
 
 
@@ -418,6 +442,7 @@ class StepPlan:
     emit_path: Reference | None = None
     for_each: ForEach | None = None
     local: str = ""  # the named local step that computes the answer instead of a wire call
+    transfer: TransferPlan | None = None  # bytes to a signed URL instead of `call` (operations/transfers.py)
 
     def runs(self, scope: Scope) -> bool:
         return all(condition.holds(scope) for condition in self.when)
@@ -471,6 +496,7 @@ def _steps(
         local = step.local if step.WhichOneof("call") == "local" else ""
         if step.WhichOneof("call") == "local" and (not local or for_each is not None or step.repeat_until):
             raise PlanError(f"{context}: a local step needs a name, and runs once (no for_each, no repeat)")
+        transfer = _transfer(operation, step, request, inside, context)
         plan = StepPlan(
             name=step.name,
             call=None if local else call_template(step, request),
@@ -482,6 +508,7 @@ def _steps(
             emit=step.emit,
             emit_path=_reference(step.emit_path, context) if step.emit_path else None,
             for_each=for_each,
+            transfer=transfer,
         )
         if plan.call is not None:
             plan.call.check(request, inside)
@@ -494,6 +521,24 @@ def _steps(
             raise PlanError(f"{context}: a for_each step cannot also repeat")
         plans.append(plan)
     return tuple(plans)
+
+
+def _transfer(
+    operation: options_pb2.Operation,
+    step: options_pb2.Step,
+    request: MessageDescriptor,
+    earlier: set[str],
+    context: str,
+) -> TransferPlan | None:
+    if step.WhichOneof("call") != "transfer":
+        return None
+    from .transfers import transfer_plan  # imported here: transfers builds on this module's entries
+
+    if step.for_each:
+        raise PlanError(f"{context}: a transfer step runs once, not for_each")
+    return transfer_plan(
+        step.transfer, request, earlier, file_stream=operation.HasField("file_stream"), context=context
+    )
 
 
 def _for_each(
@@ -550,6 +595,7 @@ class CallPlan:
     long_poll_field: FieldDescriptor | None
     client_chunk_field: FieldDescriptor | None
     error_path: Reference | None
+    file_stream: FileStreamPlan | None = None  # a bidirectional stream of files (operations/filestream.py)
 
     @property
     def composite(self) -> bool:
@@ -604,6 +650,7 @@ class CallPlan:
             long_poll_field=_long_poll(operation, request),
             client_chunk_field=_client_stream(operation, request),
             error_path=error_path,
+            file_stream=_file_stream(operation, request, response, steps),
         )
 
     # -- building calls ---------------------------------------------------------------------------
@@ -743,6 +790,16 @@ def _long_poll(operation: options_pb2.Operation, request: MessageDescriptor) -> 
     ):
         raise PlanError(f"{request.full_name}: a long poll needs an integer field and max_seconds")
     return field
+
+
+def _file_stream(
+    operation: options_pb2.Operation, request: MessageDescriptor, response: MessageDescriptor, steps: Sequence[StepPlan]
+) -> FileStreamPlan | None:
+    if not operation.HasField("file_stream"):
+        return None
+    from .filestream import file_stream_plan  # imported here: file streams build on this module's plans
+
+    return file_stream_plan(operation, request, response, steps)
 
 
 def _client_stream(operation: options_pb2.Operation, request: MessageDescriptor) -> FieldDescriptor | None:

@@ -92,10 +92,9 @@ def _walk(value: Any, segments: tuple[Segment, ...], scope: Scope) -> Any:
         if value is MISSING or value is None:
             return MISSING
         if segment == EVERY:
-            if not isinstance(value, list):
-                return MISSING
             rest = segments[index + 1 :]
-            found = (_walk(item, rest, scope) for item in value)
+            # A single value is a list of one: `$request.name[*]` sends a file name where a list of them is due.
+            found = (_walk(item, rest, scope) for item in (value if isinstance(value, list) else [value]))
             return [item for item in found if item is not MISSING and item is not None]
         if isinstance(segment, int):
             if not isinstance(value, list) or not -len(value) <= segment < len(value):

@@ -68,6 +68,8 @@ ORDERS = ("name", "createdAt")
 LAYOUT_TYPES = ("default-grid", "default-list", "custom")
 MAX_MIGRATIONS = 1000  # entries per S-28 call, as the SDK batches them
 MAX_SEEDED_BYTES = 16 * 1024 * 1024
+CLOUD_URL_SCHEMES = ("s3://", "gs://", "https://", "http://", "az://")
+"""What a cloud bucket URL starts with (S3, GCS, Azure, S3-compatible endpoints)."""
 UNIT_SIZE = range(1, 2**31)
 
 
@@ -100,6 +102,9 @@ class Folder:
     before groups, whose members all are."""
     group_members: dict[str, str] = field(default_factory=dict)
     """Users reaching the folder through groups (S-19), with the strongest role their groups were granted."""
+    integration_hash: str | None = None
+    """A cloud-synced folder's integration and the bucket prefix it mirrors (S-01's cloudSyncedFolderParams, S-24)."""
+    remote_url: str | None = None
 
     def direct(self) -> dict[str, str]:
         return dict(self.members if self.direct_members is None else self.direct_members)
@@ -760,9 +765,9 @@ def folder_v2(store: Store, folder: Folder, user: User) -> dict[str, Any]:
             {"uuid": f.uuid, "parentUuid": f.parent, "name": f.name, "syncedDatasetHash": f.synced_dataset_hash}
             for f in path_to_root(store, folder)
         ],
-        "folderType": "generic",
-        "integrationHash": None,
-        "remoteUrl": None,
+        "folderType": "cloudLinked" if folder.integration_hash is not None else "generic",
+        "integrationHash": folder.integration_hash,
+        "remoteUrl": folder.remote_url,
     }
 
 
@@ -827,10 +832,28 @@ def _one_page(results: list[dict[str, Any]]) -> dict[str, Any]:
 # ---- v2 handlers: folders ----------------------------------------------------------------------
 
 
+def _cloud_sync(call: V2Call, params: Any) -> tuple[str, str]:
+    """(integration, remote URL) of a cloud-synced folder: an integration of the caller's organisation, a bucket URL."""
+    params = payloads.as_object(params, "cloudSyncedFolderParams")
+    integration = payloads.text(params, "integrationUuid", non_empty=True)
+    remote_url = payloads.text(params, "remoteUrl", non_empty=True)
+    found = call.store.get(kind_named("cloud_integration").cls, integration)
+    if found is None or found.organisation_hash not in _organisations_of(call.store, call.user.email):
+        raise forbidden(f"cloud integration {integration} does not exist or you have no access to it")
+    if not remote_url.startswith(CLOUD_URL_SCHEMES):
+        raise invalid("'remoteUrl' must be a bucket URL (s3://, gs://, https://...)")
+    return integration, remote_url
+
+
+def _organisations_of(store: Store, email: str) -> set[str]:
+    return {member.organisation_hash for member in store.find(kind_named("organisation_member").cls, "email", email)}
+
+
 def v2_create_folder(call: V2Call) -> dict[str, Any]:
     body = call.json_object()
+    cloud_sync = None
     if body.get("cloudSyncedFolderParams") is not None:
-        raise invalid("cloud-synced folders need a cloud integration, which the sandbox does not model")
+        cloud_sync = _cloud_sync(call, body["cloudSyncedFolderParams"])
     metadata_text = payloads.optional_text(body, "clientMetadata")
     metadata = None
     if metadata_text is not None:
@@ -846,6 +869,9 @@ def v2_create_folder(call: V2Call) -> dict[str, Any]:
         parent=payloads.optional_text(body, "parent"),
         client_metadata=metadata,
     )
+    if cloud_sync is not None:
+        folder.integration_hash, folder.remote_url = cloud_sync
+        call.store.put(folder)
     return folder_v2(call.store, folder, call.user)
 
 
