@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from encord_gateway.upstream.signing import Signer
-from label_export import Direct, vm_hwm_kb
+from label_export import Direct, peak_rss_kb, vm_hwm_kb
 
 FILES = 200
 QUICK_FILES = 40
@@ -70,12 +70,6 @@ class UploadResult:
 
 
 # ---- the files, and each side in a process of its own ----------------------------------------------
-
-
-def peak_rss_kb() -> int:
-    """This process's own peak RSS: VmHWM belongs to the address space exec made (getrusage's ru_maxrss also
-    counts what the forking parent had resident, so every child would report at least the parent's size)."""
-    return vm_hwm_kb(os.getpid()) or 0
 
 
 def write_files(directory: Path, count: int, size: int) -> None:
