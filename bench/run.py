@@ -60,6 +60,7 @@ import grpc
 import label_export
 import pipeline_cost
 import sandbox_store
+import upload_files
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway.upstream.signing import (
     Signer,
@@ -527,6 +528,7 @@ def table(header: list[str], rows: list[list[str]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smoke test: 2 s per phase, fewer projects")
+    parser.add_argument("--only-labels", action="store_true", help="run only the label export workload")
     parser.add_argument("--duration", type=float, help="seconds per measured phase (default 8, quick 2; at most 60)")
     parser.add_argument("--max-calls", type=int, help="calls per measured phase at most (default 30000, quick 3000)")
     args = parser.parse_args(argv)
@@ -593,6 +595,12 @@ def main(argv: list[str] | None = None) -> int:
         labels = label_export.measure(
             sandbox_url, endpoints.grpc, token, signer, openssh, gateway.pid, quick=args.quick
         )
+        if args.only_labels:
+            print(label_export.render(labels))
+            return 0
+        uploads = upload_files.measure(
+            sandbox_url, endpoints.grpc, token, signer, openssh, gateway.pid, workdir, quick=args.quick
+        )
         gateway_results, hashes = asyncio.run(gateway_phases(endpoints, token, sandbox_url, signer, profile))
         results += gateway_results
         results += sdk_phases(sandbox_url, openssh, hashes, profile)
@@ -633,6 +641,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ERRORS ({r.name}): {r.errors} failed calls, first: {r.first_error}")
     print()
     print(label_export.render(labels))
+    print()
+    print(upload_files.render(uploads))
     print()
     print(credential_cost.render(credential_cost.measure()))
     print()

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway.upstream.signing import Signer, describe_public_key, private_key_to_openssh
+from engines import postgres_engine, redis_engine  # noqa: F401  (session fixtures of the shared engines)
 from processes import stop_process
 
 STARTUP_TIMEOUT_SECONDS = 20.0

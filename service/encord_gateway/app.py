@@ -6,28 +6,28 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from aiohttp import web
 from opentelemetry.sdk.trace import TracerProvider
 
-from .access.limits import CallerLimiter
-from .access.tokens import TokenStore
+from .access.store import AccessStore
 from .admin.handlers import AdminService
+from .backends import build_cache, build_limiter
 from .cache.backend import CacheBackend
-from .cache.memory import MemoryCache
 from .config import Settings
 from .edge import grpc_server, rest, tls
 from .edge.httpserver import RestLimits, RestRunner
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
-from .operations.results import result_steps
-from .pipeline import AuditSink, AuditTrail, IdempotencyStore, standard_pipeline
+from .operations.results import local_steps, result_steps
+from .pipeline import AuditTrail as CallAuditTrail
+from .pipeline import IdempotencyStore, standard_pipeline
 from .telemetry.metrics import Metrics
 from .telemetry.tracing import TracedCache, otlp_provider
 from .upstream.client import UpstreamClient
 from .upstream.credentials import CredentialResolver, ResolverSettings
 from .upstream.isolation import BreakerSettings
+from .vault.audit import AuditTrail
 from .vault.credentials import Vault
 
 log = logging.getLogger(__name__)
@@ -50,9 +50,8 @@ class Gateway:
         settings: Settings,
         upstream_url: str,
         vault: Vault,
-        tokens: TokenStore,
-        audit: AuditSink | None = None,
-        audit_path: Path | None = None,
+        tokens: AccessStore,
+        audit: AuditTrail | None = None,
         *,
         tracer_provider: TracerProvider | None = None,
         idempotency: IdempotencyStore | None = None,
@@ -75,7 +74,8 @@ class Gateway:
             max_response_bytes=settings.upstream_max_response_bytes,
             tracer_provider=tracer_provider,
         )
-        self.cache: CacheBackend = MemoryCache(settings.cache_max_entries)
+        self.cache: CacheBackend = build_cache(settings, self._shared_cache_changed)
+        self.limiter = build_limiter(settings)
         if tracer_provider is not None:
             self.cache = TracedCache(self.cache, tracer_provider)
         self.resolver = CredentialResolver(
@@ -84,14 +84,16 @@ class Gateway:
             metrics=self.metrics,
             tracer_provider=tracer_provider,
         )
-        self.engine = Engine(self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver))
+        self.engine = Engine(
+            self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver), local_steps()
+        )
         self.engine.check_steps(self.specs)
-        admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit_path, self.resolver.forget)
-        trail = AuditTrail(audit, self.metrics)
+        admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit, self.resolver.forget)
+        trail = CallAuditTrail(audit, self.metrics)
         self.pipeline = standard_pipeline(
             self.engine,
             tokens,
-            CallerLimiter(),
+            self.limiter,
             self.metrics,
             trail,
             default_timeout=settings.default_timeout,
@@ -102,7 +104,11 @@ class Gateway:
         )
         self.engine.observer = trail.credential_used
         self._grpc, self._health = grpc_server.build_server(
-            self.specs, self.pipeline, secure=settings.tls, tracer_provider=tracer_provider
+            self.specs,
+            self.pipeline,
+            secure=settings.tls,
+            tracer_provider=tracer_provider,
+            reuse_port=settings.reuse_port,
         )
         self._runners: list[web.AppRunner] = []
         self._unsealer: asyncio.Task[None] | None = None
@@ -113,10 +119,18 @@ class Gateway:
         """Serving and able to use credentials: a sealed vault makes the gateway not ready."""
         return self.started and not self.vault.sealed
 
+    def _shared_cache_changed(self, available: bool) -> None:
+        self.metrics.shared_cache_available.set(1 if available else 0)
+
     async def start(self) -> Endpoints:
         s = self.settings
         await self.upstream.start()
         await self.resolver.start()
+        start_cache = getattr(self.cache, "start", None)
+        if start_cache is not None:  # a shared cache subscribes to invalidations; it serves uncached until it has
+            await start_cache()
+        else:
+            self.metrics.shared_cache_available.set(1)  # the in-process cache is always there
         address = f"{s.host}:{s.grpc_port}"
         try:
             if s.tls:
@@ -135,7 +149,9 @@ class Gateway:
         rest_app = rest.build_app(self.specs, self.pipeline, limits, self.tracer_provider)
         rest_runner = RestRunner(rest_app, limits, self._rest_rejected)
         rest_port = await self._serve(rest_runner, s.rest_port, ssl_context)
-        metrics_port = await self._serve(web.AppRunner(self._metrics_app(), access_log=None), s.metrics_port, None)
+        metrics_port = await self._serve(
+            web.AppRunner(self._metrics_app(), access_log=None), s.metrics_port, None, reuse_port=False
+        )
         self.started = True
         await self._health_changed()
         self._unsealer = asyncio.create_task(self._keep_unsealing())
@@ -164,9 +180,12 @@ class Gateway:
     def _rest_rejected(self, reason: str) -> None:
         self.metrics.http_rejected.labels(reason).inc()
 
-    async def _serve(self, runner: web.AppRunner, port: int, ssl_context: object) -> int:
+    async def _serve(
+        self, runner: web.AppRunner, port: int, ssl_context: object, *, reuse_port: bool | None = None
+    ) -> int:
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.host, port, reuse_port=False, ssl_context=ssl_context)  # type: ignore[arg-type]
+        shared = self.settings.reuse_port if reuse_port is None else reuse_port
+        site = web.TCPSite(runner, self.settings.host, port, reuse_port=shared, ssl_context=ssl_context)  # type: ignore[arg-type]
         await site.start()
         self._runners.append(runner)
         server = site._server  # aiohttp exposes the bound socket only here; needed for port 0
@@ -206,5 +225,9 @@ class Gateway:
         self.pipeline.flush()
         await self.upstream.close()
         await self.resolver.close()
+        for component in (self.cache, self.limiter):
+            close = getattr(component, "close", None)
+            if close is not None:
+                await close()
         if self._owns_tracer_provider and self.tracer_provider is not None:
             await asyncio.to_thread(self.tracer_provider.shutdown)  # export what is still buffered

@@ -23,14 +23,17 @@ from . import __version__
 from .access import commands as access_commands
 from .access.errors import AccessError
 from .access.policy import parse_policy
-from .access.tokens import TokenStore
+from .access.store import AccessStore
 from .admin import commands as admin_commands
 from .app import Endpoints, Gateway
+from .backends import State, close_audit, open_audit_trail, open_state
+from .cluster import workers
 from .config import Settings
+from .errors import GatewayError
 from .operations import catalog, catalogue, overview
 from .telemetry import logs
 from .telemetry.logs import LOG_FORMATS, LOG_LEVELS
-from .vault import Vault, VaultError
+from .vault import VaultError
 from .vault import commands as vault_commands
 from .vault.audit import AuditConfig, AuditLog
 
@@ -127,12 +130,13 @@ async def run_demo(settings: Settings) -> None:
     Every listener is bound before anything changes: a run that cannot start (a port is taken) leaves the
     demo key, callers and tokens exactly as they were.
     """
-    vault, tokens, audit, audit_config = _open_state(settings)
+    state = await open_state(settings)
+    vault = state.vault
     sandbox_runner: web.AppRunner | None = None
     gateway = None
     try:
         sandbox_runner, sandbox_url = await _start_sandbox(settings)
-        gateway = Gateway(settings, sandbox_url, vault, tokens, audit, audit_config.path)
+        gateway = Gateway(settings, sandbox_url, vault, state.access, state.audit)
         endpoints = await gateway.start()
         # Listening now: only from here on may the demo state change.
         if DEMO_ORGANISATION not in vault.organisations():
@@ -140,8 +144,8 @@ async def run_demo(settings: Settings) -> None:
             gateway.resolver.forget(DEMO_ORGANISATION)
         info = next(k for k in vault.list_org_keys() if k.organisation == DEMO_ORGANISATION)
         await _register_with_sandbox(sandbox_url, info.public_key_hex)
-        token = _demo_caller(tokens, DEMO_CALLER, DEMO_CALLER_POLICY, settings.demo_token)
-        admin_token = _demo_caller(tokens, DEMO_ADMIN, DEMO_ADMIN_POLICY, settings.demo_admin_token)
+        token = await _demo_caller(state.access, DEMO_CALLER, DEMO_CALLER_POLICY, settings.demo_token)
+        admin_token = await _demo_caller(state.access, DEMO_ADMIN, DEMO_ADMIN_POLICY, settings.demo_admin_token)
         with _stop_signals() as stop:
             print(_banner(endpoints, sandbox_url, token, admin_token), flush=True)
             await stop.wait()
@@ -151,7 +155,7 @@ async def run_demo(settings: Settings) -> None:
             await gateway.stop()
         if sandbox_runner is not None:
             await sandbox_runner.cleanup()
-        _close_state(vault, tokens, audit)
+        await state.close()
 
 
 class DataDirectoryInUse(Exception):
@@ -188,45 +192,26 @@ def data_directory_lock(data_dir: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
-def _open_state(settings: Settings) -> tuple[Vault, TokenStore, AuditLog, AuditConfig]:
-    """The vault, the token store and the audit log, all under the data directory (files 0600)."""
-    vault = Vault.open(settings.data_dir / "vault")
-    try:
-        tokens = TokenStore.open(settings.data_dir / "access")
-        audit_config = AuditConfig.from_env(settings.data_dir)
-        audit = AuditLog.from_config(audit_config)
-    except BaseException:
-        vault.close()
-        raise
-    return vault, tokens, audit, audit_config
-
-
-def _close_state(vault: Vault, tokens: TokenStore, audit: AuditLog) -> None:
-    audit.close()
-    tokens.close()
-    vault.close()
-
-
-def _demo_caller(tokens: TokenStore, name: str, policy_document: Mapping[str, object], token: str | None) -> str:
+async def _demo_caller(tokens: AccessStore, name: str, policy_document: Mapping[str, object], token: str | None) -> str:
     """Create (or reset) a demo caller with its explicit policy and issue it a token.
 
     A random token replaces the previous run's (revoked), so demo tokens do not pile up; a fixed one
     (from the environment) is reused as it is.
     """
     policy = parse_policy(policy_document)
-    if tokens.get_caller(name) is None:
-        tokens.create_caller(name, policy)
+    if await tokens.get_caller(name) is None:
+        await tokens.create_caller(name, policy)
     else:
-        tokens.set_policy(name, policy)
+        await tokens.set_policy(name, policy)
         if token is None:
-            tokens.revoke_caller_tokens(name)
-    return tokens.issue(name, token).token
+            await tokens.revoke_caller_tokens(name)
+    return (await tokens.issue(name, token)).token
 
 
 async def serve(settings: Settings) -> None:
     """Production mode: the gateway alone, in front of `settings.upstream`."""
-    vault, tokens, audit, audit_config = _open_state(settings)
-    gateway = Gateway(settings, settings.upstream, vault, tokens, audit, audit_config.path)
+    state: State = await open_state(settings)
+    gateway = Gateway(settings, settings.upstream, state.vault, state.access, state.audit)
     try:
         endpoints = await gateway.start()
         listening = {"grpc": endpoints.grpc, "rest": endpoints.rest, "metrics": endpoints.metrics}
@@ -235,11 +220,11 @@ async def serve(settings: Settings) -> None:
             await stop.wait()
     finally:
         await gateway.stop()
-        _close_state(vault, tokens, audit)
+        await state.close()
 
 
 def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
-    flags = ("host", "grpc_port", "rest_port", "metrics_port", "sandbox_port", "upstream", "data_dir",
+    flags = ("host", "grpc_port", "rest_port", "metrics_port", "sandbox_port", "upstream", "data_dir", "workers",
              "log_format", "log_level", "otlp_endpoint")  # fmt: skip
     for name in flags:
         value = getattr(args, name, None)
@@ -279,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     _listener_flags(serve_parser)
     serve_parser.add_argument(
         "--upstream", help="Encord domain (ENCORD_GATEWAY_UPSTREAM, default https://api.encord.com)"
+    )
+    serve_parser.add_argument(
+        "--workers",
+        type=int,
+        help="processes serving the same ports on this host (ENCORD_GATEWAY_WORKERS, default 1; more than one "
+        "needs ENCORD_GATEWAY_REDIS_URL)",
     )
     vault_commands.add_create_flag(serve_parser)
 
@@ -331,6 +322,23 @@ def _operations(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_argv(argv: Sequence[str] | None) -> list[str]:
+    """The `serve` command line for a worker: this one without the flags the supervisor sets per worker."""
+    given = list(sys.argv[1:] if argv is None else argv)
+    kept: list[str] = []
+    skip = False
+    for item in given:
+        if skip:
+            skip = False
+            continue
+        name = item.split("=", 1)[0]
+        if name in ("--workers", "--grpc-port", "--rest-port", "--metrics-port"):
+            skip = "=" not in item
+            continue
+        kept.append(item)
+    return kept
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logs.configure("text", "info")
     args = build_parser().parse_args(argv)
@@ -344,15 +352,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _apply_flags(Settings.from_env(), args)
         settings.check()
         logs.configure(settings.log_format, settings.log_level)
+        worker = os.environ.get(workers.WORKER_ENV) is not None
+        settings.reuse_port = worker
         try:
             if args.command == "serve":  # `run` is the demo: it makes its own .gateway
                 vault_commands.require_data_dir(settings.data_dir, args.create_data_dir)
+            if worker:  # a worker of `serve --workers N`: the supervisor holds the data directory
+                asyncio.run(serve(settings))
+                return 0
             with data_directory_lock(settings.data_dir):
+                if args.command == "serve" and settings.workers > 1:
+                    return workers.supervise(settings, _serve_argv(argv))
                 asyncio.run(run_demo(settings) if args.command == "run" else serve(settings))
         except DataDirectoryInUse as exc:
             print(f"encord-gateway: cannot start: {exc}", file=sys.stderr)
             return 2
-        except (VaultError, AccessError) as exc:
+        except (VaultError, AccessError, GatewayError) as exc:
             print(f"encord-gateway: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:  # most often: a port is already taken
@@ -421,8 +436,20 @@ def _append_cli_audit(args: argparse.Namespace, event: Mapping[str, object]) -> 
         data_dir = Settings.from_env().data_dir
     if not Path(data_dir).is_dir():
         return  # the command refuses a missing data directory (or has yet to create it): auditing must not create it
-    with AuditLog.from_config(AuditConfig.from_env(Path(data_dir))) as audit:
+    config = AuditConfig.from_env(Path(data_dir))
+    if config.backend == "postgres":  # the chain every replica shares: the CLI's changes go in it too
+        asyncio.run(_append_shared_audit(config, event))
+        return
+    with AuditLog.from_config(config) as audit:
         audit.append(event)
+
+
+async def _append_shared_audit(config: AuditConfig, event: Mapping[str, object]) -> None:
+    trail = await open_audit_trail(config)
+    try:
+        await trail.append_async(event)
+    finally:
+        await close_audit(trail)
 
 
 if __name__ == "__main__":

@@ -40,18 +40,24 @@ def _bytes(name: str, default: int) -> int:
     return int(raw)
 
 
-def _count(name: str, default: int) -> int:
+def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = (_env(name, "") or default).strip().lower()
+    if value not in choices:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
+
+
+def _count(name: str, default: int, most: int) -> int:
     raw = _env(name, str(default))
-    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
-        raise SystemExit(f"{ENV_PREFIX}{name} must be a whole number from 1 to 1000000, not {raw!r}")
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise SystemExit(f"{ENV_PREFIX}{name} must be a whole number from 1 to {most}, not {raw!r}")
     return int(raw)
 
 
-def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
-    raw = _env(name, default).strip().lower()
-    if raw not in choices:
-        raise SystemExit(f"{ENV_PREFIX}{name} must be one of {', '.join(choices)}, not {raw!r}")
-    return raw
+CACHE_BACKENDS = ("memory", "redis")
+LIMITS_BACKENDS = ("local", "redis")
+ACCESS_BACKENDS = ("sqlite", "postgres")
+MAX_WORKERS = 64
 
 
 def _path(name: str) -> Path | None:
@@ -129,6 +135,32 @@ class Settings:
     otlp_endpoint: str | None = None
     """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; unset, no traces are exported
     (ENCORD_GATEWAY_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; --otlp-endpoint)."""
+    redis_url: str = field(default="", repr=False)
+    """Redis shared by the replicas, e.g. redis://redis:6379/0 (ENCORD_GATEWAY_REDIS_URL); setting it moves
+    the cache and the caller limits there unless their backends say otherwise."""
+    redis_prefix: str = "egw"
+    """Prefix of every key and channel the gateway uses in Redis (ENCORD_GATEWAY_REDIS_PREFIX)."""
+    redis_timeout: float = 0.25
+    """Seconds a Redis command may take before the call carries on without Redis (ENCORD_GATEWAY_REDIS_TIMEOUT)."""
+    postgres_dsn: str = field(default="", repr=False)
+    """PostgreSQL shared by the replicas, e.g. postgresql://gateway@db/gateway (ENCORD_GATEWAY_POSTGRES_DSN);
+    setting it moves callers and tokens (and, with ENCORD_GATEWAY_AUDIT_KEY, the audit trail) there."""
+    cache_backend: str = "memory"
+    """"memory" (in-process, one replica) or "redis" (shared, invalidation broadcast to every replica)
+    (ENCORD_GATEWAY_CACHE_BACKEND; default "redis" when ENCORD_GATEWAY_REDIS_URL is set)."""
+    limits_backend: str = "local"
+    """"local" (each process enforces caller limits alone) or "redis" (limits hold across replicas)
+    (ENCORD_GATEWAY_LIMITS_BACKEND; default "redis" when ENCORD_GATEWAY_REDIS_URL is set)."""
+    access_backend: str = "sqlite"
+    """"sqlite" (`<data dir>/access/tokens.db`) or "postgres" (ENCORD_GATEWAY_ACCESS_BACKEND; default
+    "postgres" when ENCORD_GATEWAY_POSTGRES_DSN is set)."""
+    cache_invalidation_timeout: float = 1.0
+    """Seconds a write waits for every replica to confirm it dropped the stale cache entries
+    (ENCORD_GATEWAY_CACHE_INVALIDATION_TIMEOUT)."""
+    workers: int = 1
+    """Processes serving the same ports on this host (`serve --workers N`, ENCORD_GATEWAY_WORKERS)."""
+    reuse_port: bool = False
+    """Share the gRPC and REST ports with this host's other workers (set for the workers of `--workers N`)."""
 
     @property
     def tls(self) -> bool:
@@ -139,6 +171,7 @@ class Settings:
         default_timeout = _seconds("DEFAULT_TIMEOUT", "30")
         unseal_interval = _seconds("UNSEAL_INTERVAL", "5")
         defaults = cls()
+        redis_url, postgres_dsn = _env("REDIS_URL", ""), _env("POSTGRES_DSN", "")
         return cls(
             host=_env("HOST", "127.0.0.1"),
             grpc_port=_port("GRPC_PORT", 50051),
@@ -159,20 +192,29 @@ class Settings:
             rest_max_body_bytes=_bytes("REST_MAX_BODY_BYTES", defaults.rest_max_body_bytes),
             rest_max_document_bytes=_bytes("REST_MAX_DOCUMENT_BYTES", defaults.rest_max_document_bytes),
             upstream_max_response_bytes=_bytes("UPSTREAM_MAX_RESPONSE_BYTES", defaults.upstream_max_response_bytes),
-            upstream_max_connections=_count("UPSTREAM_MAX_CONNECTIONS", defaults.upstream_max_connections),
+            upstream_max_connections=_count("UPSTREAM_MAX_CONNECTIONS", defaults.upstream_max_connections, 1_000_000),
             upstream_organisation_concurrency=_count(
-                "UPSTREAM_ORGANISATION_CONCURRENCY", defaults.upstream_organisation_concurrency
+                "UPSTREAM_ORGANISATION_CONCURRENCY", defaults.upstream_organisation_concurrency, 1_000_000
             ),
-            circuit_failures=_count("CIRCUIT_FAILURES", defaults.circuit_failures),
+            circuit_failures=_count("CIRCUIT_FAILURES", defaults.circuit_failures, 1_000_000),
             circuit_open_seconds=_seconds("CIRCUIT_OPEN_SECONDS", str(defaults.circuit_open_seconds)),
-            vault_threads=_count("VAULT_THREADS", defaults.vault_threads),
+            vault_threads=_count("VAULT_THREADS", defaults.vault_threads, 1_000_000),
             idempotency_window=_seconds("IDEMPOTENCY_WINDOW", str(defaults.idempotency_window)),
-            log_format=_choice("LOG_FORMAT", defaults.log_format, LOG_FORMATS),
-            log_level=_choice("LOG_LEVEL", defaults.log_level, LOG_LEVELS),
+            log_format=_choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            log_level=_choice("LOG_LEVEL", LOG_LEVELS, defaults.log_level),
             otlp_endpoint=(
                 os.environ.get(ENV_PREFIX + "OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
             )
             or None,
+            redis_url=redis_url,
+            redis_prefix=_env("REDIS_PREFIX", defaults.redis_prefix),
+            redis_timeout=_seconds("REDIS_TIMEOUT", str(defaults.redis_timeout)),
+            postgres_dsn=postgres_dsn,
+            cache_backend=_choice("CACHE_BACKEND", CACHE_BACKENDS, "redis" if redis_url else "memory"),
+            limits_backend=_choice("LIMITS_BACKEND", LIMITS_BACKENDS, "redis" if redis_url else "local"),
+            access_backend=_choice("ACCESS_BACKEND", ACCESS_BACKENDS, "postgres" if postgres_dsn else "sqlite"),
+            cache_invalidation_timeout=_seconds("CACHE_INVALIDATION_TIMEOUT", str(defaults.cache_invalidation_timeout)),
+            workers=_count("WORKERS", 1, MAX_WORKERS),
         )
 
     def check(self) -> None:
@@ -184,3 +226,15 @@ class Settings:
         for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):
             if path is not None and not path.is_file():
                 raise SystemExit(f"TLS file {path} does not exist")
+        if "redis" in (self.cache_backend, self.limits_backend) and not self.redis_url:
+            raise SystemExit(f"the redis cache or limits backend needs {ENV_PREFIX}REDIS_URL")
+        if self.access_backend == "postgres" and not self.postgres_dsn:
+            raise SystemExit(f"the postgres access backend needs {ENV_PREFIX}POSTGRES_DSN")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise SystemExit(f"--workers must be from 1 to {MAX_WORKERS}")
+        if self.workers > 1 and self.cache_backend == "memory":
+            # Each worker would keep its own cache: a write through one would leave the others serving stale reads.
+            raise SystemExit(
+                f"--workers {self.workers} needs a shared cache: set {ENV_PREFIX}REDIS_URL (workers are replicas "
+                "that share a host; their caches stay coherent through Redis)"
+            )

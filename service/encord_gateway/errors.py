@@ -27,6 +27,7 @@ class GatewayError(Exception):
         metadata: Mapping[str, str] | None = None,
         field_violations: Sequence[tuple[str, str]] = (),
         retry_after: float | None = None,
+        omitted_violations: int = 0,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -36,16 +37,20 @@ class GatewayError(Exception):
         self.metadata = dict(metadata or {})
         self.field_violations = list(field_violations)
         self.retry_after = retry_after
+        # Violations found but not listed (there were too many to carry); said as one last entry.
+        self.omitted_violations = omitted_violations
 
     def to_status(self) -> status_pb2.Status:
         details: list[any_pb2.Any] = []
         info = error_details_pb2.ErrorInfo(reason=self.reason, domain=self.domain, metadata=self.metadata)
         details.append(_pack(info))
         if self.field_violations:
+            listed = list(self.field_violations)
+            if self.omitted_violations:
+                listed.append(("(request)", f"{self.omitted_violations} more fields are invalid"))
             bad_request = error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                    for f, d in self.field_violations
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in listed
                 ]
             )
             details.append(_pack(bad_request))
@@ -62,8 +67,9 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
-def invalid_argument(violations: Sequence[tuple[str, str]]) -> GatewayError:
-    """INVALID_ARGUMENT naming every offending field (google.rpc.BadRequest)."""
+def invalid_argument(violations: Sequence[tuple[str, str]], omitted: int = 0) -> GatewayError:
+    """INVALID_ARGUMENT naming every offending field (google.rpc.BadRequest), or the first of them and how
+    many more there are."""
     summary = "; ".join(f"{field}: {description}" for field, description in violations)
     return GatewayError(
         grpc.StatusCode.INVALID_ARGUMENT,
@@ -71,6 +77,7 @@ def invalid_argument(violations: Sequence[tuple[str, str]]) -> GatewayError:
         reason="INVALID_REQUEST",
         field_violations=violations,
         metadata={"fields": ",".join(field for field, _ in violations)},
+        omitted_violations=omitted,
     )
 
 

@@ -67,9 +67,26 @@ def is_text(value: str) -> bool:
     return True
 
 
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _may_be_deeper_than(encoded: bytes, max_depth: int) -> bool:
+    """Whether the JSON text may nest deeper than `max_depth`, at C speed: everything but brackets dropped,
+    then innermost pairs removed level by level; what is left after `max_depth` levels may nest deeper.
+    Brackets inside strings only ever leave more behind, so False is certain and True is checked exactly."""
+    brackets = encoded.translate(None, _NOT_BRACKETS)
+    for _ in range(max_depth):
+        if not brackets:
+            return False
+        brackets = _INNERMOST.sub(b"", brackets)
+    return bool(brackets)
+
+
 def load(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
     """Parse `raw`, or raise JsonRefused: not JSON, nested deeper than `max_depth`, NaN or an infinite
     number, or a lone surrogate in a key or a string."""
+    encoded = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     try:
         value = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
     except JsonRefused:
@@ -78,10 +95,9 @@ def load(raw: bytes | str, *, max_depth: int = MAX_DEPTH) -> Any:
         raise JsonRefused(f"is nested deeper than {max_depth} levels") from None
     except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer with too many digits
         raise JsonRefused("is not valid JSON") from None
-    encoded = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
     # Fast paths: a text with fewer brackets than the bound cannot nest deeper, and one without a
     # surrogate escape cannot hold a lone surrogate; most texts need no walk at all.
-    deep = encoded.count(b"[") + encoded.count(b"{") > max_depth
+    deep = encoded.count(b"[") + encoded.count(b"{") > max_depth and _may_be_deeper_than(encoded, max_depth)
     surrogates = _SURROGATE_ESCAPE.search(encoded) is not None
     if deep or surrogates:
         _check(value, max_depth, surrogates)

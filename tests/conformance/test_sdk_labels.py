@@ -112,6 +112,25 @@ def test_unlabelled_data_units_are_listed_without_a_label_hash(project_factory: 
     assert {r.workflow_graph_node.title for r in rows if r.workflow_graph_node} == {"Annotate"}
 
 
+def test_the_legacy_project_record_carries_the_label_row_metadata_of_every_data_unit(
+    project_factory: Callable[..., Project], quiet: None
+) -> None:
+    project = project_factory()
+    image = project.list_label_rows_v2()[0]
+    image.initialise_labels()  # creates the image's row; the video and the image group have none yet
+
+    record = project.get_project()  # v1 `project` GET (P-01), include_labels_metadata
+    metadata = LabelRowMetadata.from_list(record.label_rows)
+
+    assert [(m.data_title, m.label_hash, m.data_type, m.dataset_hash) for m in metadata] == [
+        ("street.jpg", image.label_hash, "IMAGE", image.dataset_hash),
+        ("drive.mp4", None, "VIDEO", image.dataset_hash),
+        ("burst", None, "IMG_GROUP", image.dataset_hash),
+    ]
+    assert [m.number_of_frames for m in metadata] == [1, 20, 3]
+    assert project.label_rows == record.label_rows  # the deprecated property makes the same call
+
+
 def test_labels_saved_on_images_videos_and_image_groups_read_back_as_saved(
     project_factory: Callable[..., Project], client: EncordUserClient
 ) -> None:

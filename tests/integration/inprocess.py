@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 from encord_gateway.access.policy import parse_policy
-from encord_gateway.access.tokens import TokenStore
+from encord_gateway.access.store import EmbeddedAccessStore
 from encord_gateway.app import Endpoints, Gateway
 from encord_gateway.config import Settings
 from encord_gateway.vault.audit import AuditConfig, AuditLog
@@ -77,7 +77,7 @@ async def in_process_gateway(
     data_dir = directory / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     vault = open_vault(data_dir / "vault") if open_vault is not None else Vault.open(data_dir / "vault", VaultConfig())
-    tokens = TokenStore.open(data_dir / "access")
+    tokens = EmbeddedAccessStore.open(data_dir / "access")
     audit_config = AuditConfig.from_env(data_dir)
     audit = AuditLog.from_config(audit_config)
     gateway_options = {name: options.pop(name) for name in ("tracer_provider", "idempotency") if name in options}
@@ -93,9 +93,10 @@ async def in_process_gateway(
                 "grants": [{"organisation": name, "resources": ["*"], "rights": ["read", "write"]}],
                 "limits": {"requests_per_second": 10_000, "burst": 10_000, "max_concurrent": 1_000},
             })  # fmt: skip
-            tokens.create_caller(f"svc-{name}", policy)
-            members.append(Organisation(name, tokens.issue(f"svc-{name}").token, info.public_key_hex))
-        gateway = Gateway(settings, upstream, vault, tokens, audit, audit_config.path, **gateway_options)
+            await tokens.create_caller(f"svc-{name}", policy)
+            issued = await tokens.issue(f"svc-{name}")
+            members.append(Organisation(name, issued.token, info.public_key_hex))
+        gateway = Gateway(settings, upstream, vault, tokens, audit, **gateway_options)
         endpoints = await gateway.start()
         running = InProcessGateway(gateway, endpoints, members, audit_config.path, data_dir)
         try:
@@ -106,5 +107,5 @@ async def in_process_gateway(
             await gateway.stop()
     finally:
         audit.close()
-        tokens.close()
+        await tokens.close()
         vault.close()

@@ -279,7 +279,7 @@ def rest_call(
     if spec.http.body == "*":
         body = fields
     elif spec.http.body:
-        body = fields.pop(spec.http.body)
+        body = fields.pop(spec.http.body, None)  # a file stream's chunks are not required of its first message
     if fields and spec.http.body != "*":
         path += "?" + urlencode(fields, doseq=True)
     return world.rest(spec.http.verb.upper(), path, token, organisation, body=body)

@@ -131,13 +131,17 @@ def rest_status(reply: HttpReply) -> dict[str, Any]:
     return body
 
 
-def violated_fields(status: dict[str, Any]) -> list[str]:
+def violations_of(status: dict[str, Any]) -> list[dict[str, str]]:
     return [
-        violation["field"]
+        violation
         for detail in status.get("details", [])
         if str(detail.get("@type", "")).endswith("google.rpc.BadRequest")
         for violation in detail.get("field_violations", [])
     ]
+
+
+def violated_fields(status: dict[str, Any]) -> list[str]:
+    return [violation["field"] for violation in violations_of(status)]
 
 
 def binding_of(method: str) -> tuple[OperationSpec, Any]:
@@ -316,3 +320,20 @@ async def test_what_is_not_http_is_answered_with_status_json(target: Target, dat
     assert head.split(b"\r\n")[0].split(b" ")[1] == status, answer[:300]
     assert b"content-type: application/json" in head.lower(), answer[:300]
     assert hostile.status_problem(json.loads(body)) is None, body
+
+
+def test_many_bad_values_in_one_list_are_invalid_argument_that_fits_in_grpc_trailers(target: Target) -> None:
+    """Twenty long violations once made trailers over gRPC's 8 KiB limit, and the caller got
+    RESOURCE_EXHAUSTED from its own client in place of the gateway's INVALID_ARGUMENT."""
+    spec = next(s for s in SPECS.values() if s.method == "SearchStorageItems")
+    request = spec.request_class(search="x", item_types=[10_000 + n for n in range(200)])
+    with pytest.raises(grpc.RpcError) as raised:
+        target.channel.unary_unary(spec.grpc_path)(
+            request.SerializeToString(), metadata=target.metadata(spec), timeout=CALL_TIMEOUT
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT, raised.value.details()
+    status = json_format.MessageToDict(rpc_status.from_call(raised.value), preserving_proto_field_name=True)  # type: ignore[arg-type]
+    listed = [violation["field"] for violation in violations_of(status)]
+    assert listed[0] == "item_types[0]" and listed[-1] == "(request)"
+    more = violations_of(status)[-1]["description"]
+    assert more == f"{200 - (len(listed) - 1)} more fields are invalid"

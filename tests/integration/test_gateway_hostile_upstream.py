@@ -15,6 +15,7 @@ import json
 import random
 import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -362,6 +363,8 @@ def minimal_request(msg: message.Message) -> message.Message:
             target = getattr(msg, f.name).add() if f.is_repeated else getattr(msg, f.name)
             if f.message_type.full_name == "google.protobuf.Struct":
                 target.update({"key": "value"})
+            elif f.message_type.full_name == "google.protobuf.Timestamp":
+                target.FromSeconds(1_704_067_200)  # a moment REST can carry as set (the epoch reads as unset)
             else:
                 minimal_request(target)
                 if not f.is_repeated:
@@ -413,7 +416,9 @@ def call_rest(target: Target, spec: OperationSpec) -> Outcome:
     if rule.body == "*":
         body = json.dumps(fields).encode()
     elif rule.body:
-        body = json.dumps(fields.get(rule.body, {})).encode()
+        body = json.dumps(fields.pop(rule.body, {})).encode()
+    if fields and rule.body != "*":  # the rest travels in the query string (a required filter of a listing)
+        path += "?" + urllib.parse.urlencode(fields, doseq=True)
     started = time.monotonic()
     reply: HttpReply = target.kit.http(
         rule.verb,

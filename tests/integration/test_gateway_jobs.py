@@ -257,7 +257,7 @@ def test_a_cvat_import_runs_to_a_project_over_the_dataset_with_the_exports_label
     assert [d.dataset_hash for d in project.datasets] == [dataset]
     assert [o["name"] for o in project.editor_ontology["objects"]] == ["Car"]
     rows = stubs.datasets.GetDataset(datasets_pb2.GetDatasetRequest(dataset_hash=dataset), metadata=md).data_rows
-    assert sorted(r["data_title"] for r in rows) == ["one.jpg", "two.jpg"]
+    assert sorted(r.data_title for r in rows) == ["one.jpg", "two.jpg"]
 
 
 def test_the_poll_that_sees_an_import_finish_refreshes_the_project_listing(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 import pytest
-from encord_gateway._generated.encord.gateway.v1 import labels_pb2, workflow_pb2
+from encord_gateway._generated.encord.gateway.v1 import labels_pb2, projects_pb2, workflow_pb2
 from labelling import (
     CAR_FEATURE,
     LabelStubs,
@@ -478,3 +478,21 @@ def test_metadata_alone_is_one_listing_call_and_rest_answers_ndjson(
     assert all("document" not in line for line in lines)
     assert {line["metadata"].get("label_hash", "") for line in lines} == {*label_of.values(), ""}
     assert described(upstream_calls(sandbox, gateway)) == ["v1 labelrowmetadata GET"]
+
+
+def test_a_project_read_with_its_label_metadata_has_one_typed_row_per_data_unit(
+    gateway: GatewayProcess, stubs: Stubs, labels: LabelStubs, sandbox: Sandbox, make_title: Callable[[str], str]
+) -> None:
+    made = labelled_project(gateway, stubs, sandbox, make_title("project-rows"))
+    (created,) = create_rows(gateway, labels, made, made.units[1:2])
+    md = gateway.auth_metadata
+
+    project = stubs.projects.GetProject(
+        projects_pb2.GetProjectRequest(project_hash=made.project, include_labels_metadata=True), metadata=md
+    )
+
+    rows = project.label_rows
+    assert [row.data_hash for row in rows] == made.units
+    assert [row.label_hash for row in rows] == ["", created["label_hash"], ""]
+    assert rows[1].label_status == labels_pb2.LABEL_STATUS_LABEL_IN_PROGRESS
+    assert all(row.dataset_hash and row.data_title for row in rows)

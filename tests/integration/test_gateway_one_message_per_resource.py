@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from encord_gateway._generated.encord.gateway.v1 import common_pb2, datasets_pb2, projects_pb2
 
 if TYPE_CHECKING:
-    from conftest import GatewayProcess, Stubs
+    from conftest import GatewayProcess, Sandbox, Stubs
 
 SHARED_PROJECT_FIELDS = (
     "project_hash", "title", "description", "created_at", "last_edited_at", "ontology_hash", "project_type", "status",
@@ -73,3 +73,28 @@ def test_user_role_has_one_json_type_on_every_resource_over_rest(
         "datasets": "DATASET_USER_ROLE_ADMIN",
         "ontologies": "ONTOLOGY_USER_ROLE_ADMIN",
     }
+
+
+def test_get_dataset_and_list_data_rows_answer_the_same_typed_data_rows(
+    stubs: Stubs, gateway: GatewayProcess, sandbox: Sandbox, make_title: Callable[[str], str]
+) -> None:
+    md = gateway.auth_metadata
+    created = stubs.datasets.CreateDataset(datasets_pb2.CreateDatasetRequest(title=make_title("rows")), metadata=md)
+    sandbox.seed_data_units(
+        created.dataset_hash,
+        [
+            {"title": "clip.mp4", "data_type": "VIDEO", "frames": 20},
+            {"title": "burst", "data_type": "IMG_GROUP", "images": ["b0.jpg", "b1.jpg"]},
+        ],
+    )
+
+    got = stubs.datasets.GetDataset(datasets_pb2.GetDatasetRequest(dataset_hash=created.dataset_hash), metadata=md)
+    listed = stubs.datasets.ListDataRows(
+        datasets_pb2.ListDataRowsRequest(dataset_hash=created.dataset_hash), metadata=md
+    )
+
+    assert [(r.data_title, r.data_type) for r in got.data_rows] == [
+        ("clip.mp4", datasets_pb2.DATA_ROW_TYPE_VIDEO),
+        ("burst", datasets_pb2.DATA_ROW_TYPE_IMG_GROUP),
+    ]
+    assert list(got.data_rows) == list(listed.data_rows)

@@ -55,6 +55,8 @@ ADMINISTRATION = {
     "DatasetService.RemoveDatasetGroups",
     "OntologyService.AddOntologyGroups",
     "OntologyService.RemoveOntologyGroups",
+    "StorageService.AddStorageFolderGroups",
+    "StorageService.RemoveStorageFolderGroups",
 }
 
 

@@ -191,3 +191,23 @@ def test_describes_itself_without_credentials(store: Backend, request: pytest.Fi
     if store.name == "openbao-kv":
         server: OpenBao = request.getfixturevalue("openbao")
         assert server.token not in shown
+
+
+def test_concurrent_updates_from_two_replicas_lose_nothing(open_backend: Opener) -> None:
+    """The encryption counter is a read-modify-write shared by replicas: each update must see the last one."""
+    replicas = [open_backend(), open_backend()]
+    updates_each = 15
+
+    def add_one(raw: str | None) -> str:
+        return str(int(raw or "0") + 1)
+
+    def work(store: Backend) -> None:
+        for _ in range(updates_each):
+            store.update_meta("counter", add_one)
+
+    threads = [threading.Thread(target=work, args=(store,)) for store in replicas for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert replicas[0].get_meta("counter") == str(4 * updates_each)

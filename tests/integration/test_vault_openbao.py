@@ -107,3 +107,25 @@ def test_sealed_until_kek_openbao_backend_unreachable_then_back(openbao: OpenBao
         assert "unreachable" in vault.status().seal_reason
     with Vault.open(tmp_path, config) as vault:
         assert vault.signer_for_org("acme").public_key_hex == info.public_key_hex
+
+
+def test_two_replicas_reserve_disjoint_blocks_of_the_shared_encryption_counter(
+    openbao: OpenBao, tmp_path: Path
+) -> None:
+    """Each replica's reservation adds to the shared count; none overwrites another's (KV v2 check-and-set)."""
+    from encord_gateway.vault.barrier import USAGE_RESERVATION
+
+    config = config_for(openbao, kv_prefix=f"usage-{secrets.token_hex(4)}")
+    first, second = Vault.open(tmp_path / "a", config), Vault.open(tmp_path / "b", config)
+    try:
+        first.generate_org_key("acme")  # one encryption: reserves the first block
+        second.generate_org_key("globex")  # the second replica's first encryption reserves the next one
+        assert second.status().encryptions_under_active_term >= USAGE_RESERVATION
+        third = Vault.open(tmp_path / "c", config)
+        try:  # a replica starting now counts both blocks as possibly used
+            assert third.status().encryptions_under_active_term == 2 * USAGE_RESERVATION
+        finally:
+            third.close()
+    finally:
+        first.close()
+        second.close()

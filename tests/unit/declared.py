@@ -37,6 +37,7 @@ from google.protobuf import (
     timestamp_pb2,
 )
 from google.protobuf import message as protobuf_message
+from google.rpc import status_pb2
 
 FDP = descriptor_pb2.FieldDescriptorProto
 SCALARS = {
@@ -52,7 +53,7 @@ SCALARS = {
 }
 WELL_KNOWN = {
     module.DESCRIPTOR.name: module
-    for module in (struct_pb2, timestamp_pb2, empty_pb2)  # imported so that their files are in the pool
+    for module in (struct_pb2, timestamp_pb2, empty_pb2, status_pb2)  # imported so that their files are in the pool
 }
 SERVICE = "TestService"
 _FIELD = re.compile(
@@ -158,7 +159,7 @@ def rpc_full_name(name: str, rpc_name: str) -> str:
 
 
 def _type_name(package: str, name: str) -> str:
-    return f".{name}" if name.startswith("google.protobuf.") else f".{package}.{name}"
+    return f".{name}" if name.startswith(("google.protobuf.", "google.rpc.")) else f".{package}.{name}"
 
 
 def _set_options(options: Any, values: dict[str, Any]) -> None:

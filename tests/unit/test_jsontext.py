@@ -50,3 +50,11 @@ def test_clean_text_removes_control_characters_and_cuts_to_the_limit() -> None:
     cut = jsontext.clean_text("x" * 5000, 50)
     assert cut == "x" * 50 + "…"
     assert jsontext.clean_text("short", 50) == "short"
+
+
+def test_one_deep_member_among_many_shallow_ones_is_found() -> None:
+    shallow = b", ".join([b'{"a": [1, {"b": 2}]}'] * 500)
+    with pytest.raises(jsontext.JsonRefused) as refused:
+        jsontext.load(b"[" + shallow + b", " + b"[" * 40 + b"]" * 40 + b"]")
+    assert "nested deeper than 32" in refused.value.problem
+    assert len(jsontext.load(b"[" + shallow + b"]")) == 500  # wide but shallow: accepted

@@ -47,11 +47,11 @@ class Caller:
 
 
 class Authenticator:
-    def authenticate(self, token: str) -> Caller | None:
+    async def authenticate(self, token: str) -> Caller | None:
         policy = parse_policy({"grants": [{"organisation": "acme", "resources": ["*"], "rights": ["read", "write"]}]})
         return Caller("svc", policy) if token == "the-token" else None
 
-    def caller_for_certificate(self, subject: str, sans: Any) -> None:
+    async def caller_for_certificate(self, subject: str, sans: Any) -> None:
         return None
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from encord_gateway._generated.encord.gateway.admin.v1 import callers_pb2
 from encord_gateway._generated.encord.gateway.v1 import projects_pb2
 from encord_gateway.access.limits import CallerLimiter
@@ -39,14 +41,14 @@ class Caller:
 
 
 class Authenticator:
-    def authenticate(self, token: str) -> Caller | None:
+    async def authenticate(self, token: str) -> Caller | None:
         grants = [
             {"organisation": "acme", "resources": ["*"], "rights": ["read", "write"]},
             {"organisation": "*", "resources": ["*"], "rights": ["admin"]},
         ]
         return Caller("svc", parse_policy({"grants": grants})) if token == "the-token" else None
 
-    def caller_for_certificate(self, subject: str, sans: Any) -> None:
+    async def caller_for_certificate(self, subject: str, sans: Any) -> None:
         return None
 
 
@@ -180,7 +182,12 @@ async def test_a_write_whose_intent_cannot_be_audited_is_refused_before_any_chan
 async def test_an_admin_intent_names_what_it_acts_on_and_never_a_secret() -> None:
     chain, sink, _ = chain_with(lambda event: False)
     spec = SPECS["encord.gateway.admin.v1.CredentialAdminService.RegisterOrganisationKey"]
-    request = spec.request_class(organisation="acme", private_key="-----BEGIN OPENSSH PRIVATE KEY-----")
+    openssh = (
+        Ed25519PrivateKey.generate()
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption())
+        .decode()
+    )
+    request = spec.request_class(organisation="acme", private_key=openssh)
 
     async def register(request: message.Message, call: AdminCall) -> message.Message:
         return spec.response_class()
@@ -190,4 +197,6 @@ async def test_an_admin_intent_names_what_it_acts_on_and_never_a_secret() -> Non
 
     intent = sink.events[0]
     assert (intent["phase"], intent["organisation"]) == ("intent", "acme")
+    body_line = openssh.splitlines()[1]
     assert "OPENSSH" not in repr(sink.events)
+    assert body_line not in repr(sink.events)

@@ -104,3 +104,20 @@ def test_a_stand_in_handlers_answers_and_refusals_are_logged_not_modelled() -> N
     with pytest.raises(ApiError) as refused:
         routing._run(refuses, False, None)  # type: ignore[arg-type]
     assert refused.value.outcome == NOT_MODELLED
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "logged"),
+    [
+        ("GET", "projects/p-1/groups", ("project", "p-1")),
+        ("GET", "storage/folders/f-1/items", ("folder", "f-1")),
+        ("DELETE", "storage/folders/f-1/groups", ("folder", "f-1")),
+        ("GET", "storage/items/i-1", ("item", "i-1")),
+        ("GET", "storage/folders", (None, None)),
+        ("GET", "no/such/route", (None, None)),
+    ],
+)
+def test_the_request_log_names_the_resource_of_a_path_by_hash_or_uuid(
+    method: str, path: str, logged: tuple[str | None, str | None]
+) -> None:
+    assert routing.route_params(method, path) == logged

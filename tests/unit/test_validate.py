@@ -12,6 +12,7 @@ from encord_gateway._generated.encord.gateway.v1 import ontologies_pb2, projects
 from encord_gateway.errors import GatewayError
 from encord_gateway.operations import validate
 from google.protobuf import message
+from google.rpc import error_details_pb2
 
 
 def violations(request: message.Message) -> list[tuple[str, str]]:
@@ -79,6 +80,15 @@ def test_nested_messages_are_checked_and_named_by_path() -> None:
 
 def test_violations_are_capped_with_a_count_of_the_rest() -> None:
     request = projects_pb2.CreateProjectRequest(title="t", dataset_hashes=["bad"] * 100)
-    found = violations(request)
-    assert len(found) == validate.MAX_VIOLATIONS
-    assert found[-1] == ("(request)", f"{100 - validate.MAX_VIOLATIONS + 1} more fields are invalid")
+    with pytest.raises(GatewayError) as raised:
+        validate.validate(request)
+    listed = raised.value.to_status()
+    bad_request = error_details_pb2.BadRequest()
+    assert listed.details[1].Unpack(bad_request)
+    found = [(v.field, v.description) for v in bad_request.field_violations]
+    assert found[: validate.MAX_VIOLATIONS] == [
+        (f"dataset_hashes[{n}]", found[0][1]) for n in range(validate.MAX_VIOLATIONS)
+    ]
+    assert found[validate.MAX_VIOLATIONS :] == [
+        ("(request)", f"{100 - validate.MAX_VIOLATIONS} more fields are invalid")
+    ]

@@ -939,4 +939,7 @@ CASES = [
     *__import__("cases_jobs").CASES,
     *__import__("cases_labels").CASES,
     *__import__("cases_models").CASES,
+    *__import__("cases_folder_groups").CASES,
+    *__import__("cases_coco").CASES,
+    *__import__("cases_uploads").CASES,
 ]

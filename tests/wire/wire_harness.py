@@ -60,7 +60,8 @@ class WireCase:
     `rpc` is "Service.Method" in encord.gateway.v1; `proves` the catalogue IDs (of that RPC) this case
     shows the gateway sends correctly. `setup` runs once, unrecorded; `sdk` is the reference action;
     `request` builds the gateway's request message. `masks` name body values the SDK randomises
-    (dotted JSON paths, `*` for every element; see wire_compare.apply_masks). `restore` runs between
+    (dotted JSON paths, `*` for every element; see wire_compare.apply_masks) and, as `path:<n>`, path
+    segments holding ids the server made up apart for each side (wire_compare.masked_path). `restore` runs between
     the two sides, unrecorded, and undoes what the SDK's action changed that the gateway would read
     (P-13 appends to the editor it reads: both sides must start from the same one). `free_form` says the
     body carries a google.protobuf.Struct (an ontology structure, a label document): Struct keeps no

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -12,8 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from encord_gateway.access.errors import AccessError
 from encord_gateway.access.policy import Policy, check_methods, parse_policy
+from encord_gateway.access.store import BlockingAccess
 from encord_gateway.access.tokens import CallerInfo, TokenInfo, TokenStore
+from encord_gateway.errors import GatewayError
 from encord_gateway.operations.catalog import load_catalog
 from encord_gateway.vault.commands import (
     DATA_DIR_ENV,
@@ -37,7 +41,7 @@ _DURATION = re.compile(r"^([1-9][0-9]{0,9})([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 # Operator errors become one line on stderr and exit 2; none of these carries token material.
-_EXPECTED_ERRORS = (VaultError, ValueError, sqlite3.Error, OSError)
+_EXPECTED_ERRORS = (VaultError, ValueError, sqlite3.Error, OSError, GatewayError)
 
 
 def access_dir(explicit_data_dir: Path | None = None) -> Path:
@@ -135,7 +139,16 @@ def register_callers(subparsers: Subparsers) -> None:
     unmap_cert.add_argument("--identity", required=True, help="the identity as it was mapped")
 
 
-def _store(args: argparse.Namespace) -> TokenStore:
+def _store(args: argparse.Namespace) -> TokenStore | BlockingAccess:
+    """The store the gateway uses: PostgreSQL when the environment selects it, else `<data dir>/access`."""
+    dsn = os.environ.get("ENCORD_GATEWAY_POSTGRES_DSN", "")
+    backend = os.environ.get("ENCORD_GATEWAY_ACCESS_BACKEND", "") or ("postgres" if dsn else "sqlite")
+    if backend == "postgres":
+        if not dsn:
+            raise AccessError("ENCORD_GATEWAY_ACCESS_BACKEND=postgres needs ENCORD_GATEWAY_POSTGRES_DSN")
+        from encord_gateway.access.postgres import PostgresAccessStore
+
+        return BlockingAccess(lambda: PostgresAccessStore.open(dsn))
     require_data_dir(data_dir(args.data_dir), args.create_data_dir)
     return TokenStore.open(access_dir(args.data_dir))
 

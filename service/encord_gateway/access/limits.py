@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Protocol
 
 from encord_gateway.access.policy import Limits
 
@@ -95,6 +95,24 @@ class _Bucket:
         return self.in_flight == 0 and self.tokens + (now - self.updated) * self.rate >= self.burst
 
 
+class Ticket(Protocol):
+    """An admitted request's hold on its caller's concurrency slot, given back on exit (or by `release`)."""
+
+    def release(self) -> None: ...
+    async def __aenter__(self) -> Ticket: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class Limiter(Protocol):
+    """What the call chain asks before running a call: this process's `CallerLimiter`, or the shared one."""
+
+    async def acquire(self, caller: str, limits: Limits) -> Ticket:
+        """A ticket for one call of `caller`, or LimitExceeded; never waits for capacity."""
+        ...
+
+
 class Admission:
     """One admitted request: holds a concurrency slot until closed (`with`, `async with` or `release`)."""
 
@@ -170,6 +188,10 @@ class CallerLimiter:
             bucket.tokens -= 1.0
             bucket.in_flight += 1
             return Admission(bucket, self._lock)
+
+    async def acquire(self, caller: str, limits: Limits) -> Admission:
+        """`admit`, as the `Limiter` interface spells it (nothing here waits)."""
+        return self.admit(caller, limits)
 
     def tracked_callers(self) -> int:
         """How many callers currently hold a bucket (for tests and a gauge)."""

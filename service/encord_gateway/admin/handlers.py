@@ -6,7 +6,6 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -15,7 +14,8 @@ from google.protobuf import json_format, message, timestamp_pb2
 from .._generated.encord.gateway.admin.v1 import callers_pb2 as callers
 from .._generated.encord.gateway.admin.v1 import credentials_pb2 as creds
 from ..access.policy import Policy, check_methods, parse_policy
-from ..access.tokens import CallerInfo, TokenInfo, TokenStore
+from ..access.store import AccessStore
+from ..access.tokens import CallerInfo, TokenInfo
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
 from ..pipeline.dispatch import AdminCall, AdminHandler
@@ -116,11 +116,11 @@ class AdminService:
     def __init__(
         self,
         vault: Vault,
-        tokens: TokenStore,
+        tokens: AccessStore,
         resolver: CredentialResolver,
         upstream: UpstreamClient,
         specs: dict[str, OperationSpec],
-        audit_path: Path | None,
+        audit: audit.AuditTrail | None,
         on_credentials_changed: Callable[[str | None], None],
     ) -> None:
         self._vault = vault
@@ -128,12 +128,15 @@ class AdminService:
         self._resolver = resolver
         self._upstream = upstream
         self._specs = specs
-        self._audit_path = audit_path
+        self._audit = audit
         self._changed = on_credentials_changed
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        return await self._call(asyncio.to_thread(function, *args))
+
+    async def _call(self, action: Awaitable[T]) -> T:
         try:
-            return await asyncio.to_thread(function, *args)
+            return await action
         except GatewayError:
             raise
         except Exception as exc:
@@ -242,11 +245,8 @@ class AdminService:
         limit = request.page_size or 100
         if not 1 <= limit <= MAX_AUDIT_EVENTS:
             raise invalid_argument([("page_size", f"must be between 1 and {MAX_AUDIT_EVENTS}")])
-        lines = await self._run(self._recent_audit, limit)
+        lines = [] if self._audit is None else await self._call(self._audit.recent(limit))
         return creds.ListAuditEventsResponse(events=[_audit_event(line) for line in lines])
-
-    def _recent_audit(self, limit: int) -> list[audit.AuditLine]:
-        return [] if self._audit_path is None else audit.read_recent(self._audit_path, limit)
 
     # --- callers -------------------------------------------------------------------------------
 
@@ -257,27 +257,27 @@ class AdminService:
 
     async def create_caller(self, request: callers.CreateCallerRequest, call: AdminCall) -> callers.Caller:
         policy = await self._run(self._policy, request.policy)
-        return caller_message(await self._run(self._tokens.create_caller, request.name, policy))
+        return caller_message(await self._call(self._tokens.create_caller(request.name, policy)))
 
     async def set_caller_policy(self, request: callers.SetCallerPolicyRequest, call: AdminCall) -> callers.Caller:
         policy = await self._run(self._policy, request.policy)
-        return caller_message(await self._run(self._tokens.set_policy, request.name, policy))
+        return caller_message(await self._call(self._tokens.set_policy(request.name, policy)))
 
     async def get_caller(self, request: callers.GetCallerRequest, call: AdminCall) -> callers.Caller:
-        info = await self._run(self._tokens.get_caller, request.name)
+        info = await self._call(self._tokens.get_caller(request.name))
         if info is None:
             raise GatewayError(grpc.StatusCode.NOT_FOUND, f"no caller named {request.name!r}", reason="NOT_FOUND")
         return caller_message(info)
 
     async def list_callers(self, request: callers.ListCallersRequest, call: AdminCall) -> callers.ListCallersResponse:
-        found, next_token = await self._run(self._tokens.list_callers, request.page_size or 100, request.page_token)
+        found, next_token = await self._call(self._tokens.list_callers(request.page_size or 100, request.page_token))
         return callers.ListCallersResponse(callers=[caller_message(i) for i in found], next_page_token=next_token)
 
     async def delete_caller(
         self, request: callers.DeleteCallerRequest, call: AdminCall
     ) -> callers.DeleteCallerResponse:
-        active = [t for t in await self._run(self._tokens.list_tokens, request.name) if t.revoked_at is None]
-        await self._run(self._tokens.delete_caller, request.name)
+        active = [t for t in await self._call(self._tokens.list_tokens(request.name)) if t.revoked_at is None]
+        await self._call(self._tokens.delete_caller(request.name))
         return callers.DeleteCallerResponse(revoked_tokens=len(active))
 
     async def issue_token(self, request: callers.IssueTokenRequest, call: AdminCall) -> callers.IssueTokenResponse:
@@ -290,7 +290,7 @@ class AdminService:
                 expires_at = datetime.now(UTC) + ttl
             except OverflowError:
                 raise invalid_argument([("ttl", "is too long: the token would expire after the year 9999")]) from None
-        issued = await self._run(self._tokens.issue, request.caller, None, expires_at)
+        issued = await self._call(self._tokens.issue(request.caller, None, expires_at))
         metadata = callers.Token(
             token_id=issued.token_id,
             caller=issued.caller,
@@ -300,20 +300,20 @@ class AdminService:
         return callers.IssueTokenResponse(token=issued.token, metadata=metadata)
 
     async def list_tokens(self, request: callers.ListTokensRequest, call: AdminCall) -> callers.ListTokensResponse:
-        found = await self._run(self._tokens.list_tokens, request.caller or None)
+        found = await self._call(self._tokens.list_tokens(request.caller or None))
         return callers.ListTokensResponse(tokens=[token_message(t) for t in found])
 
     async def revoke_token(self, request: callers.RevokeTokenRequest, call: AdminCall) -> callers.Token:
-        if not await self._run(self._tokens.revoke_token, request.token_id):
+        if not await self._call(self._tokens.revoke_token(request.token_id)):
             raise GatewayError(grpc.StatusCode.NOT_FOUND, f"no active token {request.token_id!r}", reason="NOT_FOUND")
-        found = [t for t in await self._run(self._tokens.list_tokens) if t.token_id == request.token_id]
+        found = [t for t in await self._call(self._tokens.list_tokens()) if t.token_id == request.token_id]
         return token_message(found[0]) if found else callers.Token(token_id=request.token_id)
 
     async def map_certificate_identity(
         self, request: callers.MapCertificateIdentityRequest, call: AdminCall
     ) -> callers.Caller:
-        await self._run(self._tokens.map_certificate_identity, request.identity, request.caller)
-        info = await self._run(self._tokens.get_caller, request.caller)
+        await self._call(self._tokens.map_certificate_identity(request.identity, request.caller))
+        info = await self._call(self._tokens.get_caller(request.caller))
         assert info is not None
         return caller_message(info)
 

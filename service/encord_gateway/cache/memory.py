@@ -2,36 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import grpc
-
-from ..errors import GatewayError
 from .backend import CacheKey, Fetch
+from .flights import Flights
 
 Scope = tuple[str, str]  # (organisation, method): what one write invalidates
-
-
-@dataclass
-class _Flight:
-    """One upstream fetch shared by every waiter of (key, generation); runs as a task of its own."""
-
-    task: asyncio.Task[bytes]
-    deadline: float  # what its wire calls were given: the deadline of the caller that started it
-
-
-def _deadline_exceeded() -> GatewayError:
-    # The same reason as when the upstream client itself times out: to the caller, Encord did not answer in time,
-    # whether it waited on its own call or on another caller's identical one.
-    return GatewayError(
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        "the deadline expired while waiting for Encord's answer",
-        reason="UPSTREAM_TIMEOUT",
-    )
 
 
 class MemoryCache:
@@ -45,7 +23,7 @@ class MemoryCache:
         self._entries: OrderedDict[CacheKey, tuple[float, bytes]] = OrderedDict()
         self._by_scope: dict[Scope, set[CacheKey]] = {}
         self._generations: dict[Scope, int] = {}
-        self._flights: dict[tuple[CacheKey, int], _Flight] = {}
+        self._flights = Flights()
         self._max_entries = max_entries
         self._clock = clock  # entry expiry (tests move it); deadlines are always time.monotonic()
 
@@ -93,42 +71,5 @@ class MemoryCache:
             if not scope:
                 del self._by_scope[(key.organisation, key.method)]
 
-    # ---- coalescing -----------------------------------------------------------------------------
-
     async def coalesce(self, key: CacheKey, generation: int, fetch: Fetch, deadline: float) -> tuple[bytes, bool]:
-        while True:
-            flight = self._flights.get((key, generation))
-            started = flight is None
-            if flight is None:
-                flight = self._start(key, generation, fetch, deadline)
-            try:
-                async with asyncio.timeout_at(_loop_time(deadline)):
-                    return await asyncio.shield(flight.task), started
-            except TimeoutError:
-                raise _deadline_exceeded() from None
-            except GatewayError as error:
-                if error.code != grpc.StatusCode.DEADLINE_EXCEEDED or flight.deadline >= deadline:
-                    raise
-                # The fetch ran out of the time of the caller that started it; this one has more: fetch again.
-                if self._flights.get((key, generation)) is flight:
-                    del self._flights[(key, generation)]
-
-    def _start(self, key: CacheKey, generation: int, fetch: Fetch, deadline: float) -> _Flight:
-        """The fetch runs as a task of its own: no caller's cancellation reaches it; its deadline bounds it."""
-        task = asyncio.get_running_loop().create_task(fetch(deadline), name=f"cache fetch {key.method}")
-        flight = _Flight(task, deadline)
-        self._flights[(key, generation)] = flight
-
-        def finished(done: asyncio.Task[bytes]) -> None:
-            if self._flights.get((key, generation)) is flight:
-                del self._flights[(key, generation)]
-            if not done.cancelled():
-                done.exception()  # retrieved by the waiters; marked so a waiter-less failure is not reported
-
-        task.add_done_callback(finished)
-        return flight
-
-
-def _loop_time(deadline: float) -> float:
-    """`deadline` (time.monotonic()) on the running loop's clock."""
-    return asyncio.get_running_loop().time() + (deadline - time.monotonic())
+        return await self._flights.coalesce(key, generation, fetch, deadline)

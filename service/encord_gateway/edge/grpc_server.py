@@ -3,7 +3,7 @@ pipeline; plus health and reflection."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import NoReturn
 
 import grpc
@@ -26,9 +26,12 @@ ClientStreamHandler = Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext],
 BidiStreamHandler = Callable[[AsyncIterator[bytes], grpc.aio.ServicerContext], AsyncIterator[bytes]]
 
 
-async def abort(context: grpc.aio.ServicerContext, error: GatewayError, call: Call) -> NoReturn:
+async def abort(
+    context: grpc.aio.ServicerContext, error: GatewayError, response_metadata: Mapping[str, str] | None = None
+) -> NoReturn:
+    """End the call with `error` as its status; `response_metadata` (x-request-id) goes with it."""
     status = rpc_status.to_status(status_of(error))  # bounded: it travels in trailing metadata
-    trailing = (*status.trailing_metadata, *call.response_metadata.items())  # x-request-id with the error
+    trailing = (*status.trailing_metadata, *(response_metadata or {}).items())
     await context.abort(status.code, status.details, trailing)
     raise AssertionError("unreachable")
 
@@ -66,7 +69,7 @@ def _unary_handler(spec: OperationSpec, pipeline: Pipeline, secure: bool) -> Han
         try:
             await pipeline.run(call)
         except GatewayError as error:
-            await abort(context, error, call)
+            await abort(context, error, call.response_metadata)
         assert call.outcome is not None
         await context.send_initial_metadata(tuple(call.response_metadata.items()))
         return call.outcome.response.SerializeToString()
@@ -81,7 +84,7 @@ def _client_stream_handler(spec: OperationSpec, pipeline: Pipeline, secure: bool
         try:
             await pipeline.run(call)
         except GatewayError as error:
-            await abort(context, error, call)
+            await abort(context, error, call.response_metadata)
         assert call.outcome is not None
         await context.send_initial_metadata(tuple(call.response_metadata.items()))
         return call.outcome.response.SerializeToString()
@@ -105,7 +108,7 @@ async def _stream(call: Call, pipeline: Pipeline, context: grpc.aio.ServicerCont
     try:
         await pipeline.run(call)
     except GatewayError as error:
-        await abort(context, error, call)
+        await abort(context, error, call.response_metadata)
     if not headers_sent:
         await context.send_initial_metadata(tuple(call.response_metadata.items()))
 
@@ -148,10 +151,12 @@ def build_server(
     pipeline: Pipeline,
     secure: bool = False,
     tracer_provider: trace.TracerProvider | None = None,
+    reuse_port: bool = False,
 ) -> tuple[grpc.aio.Server, health.aio.HealthServicer]:
-    # so_reuseport=0: a second server on a taken port must fail loudly, not silently share it.
+    # so_reuseport=0: a second server on a taken port must fail loudly, not silently share it. Only the
+    # workers of `serve --workers N` share one, after their supervisor checked it is theirs alone.
     server = grpc.aio.server(
-        options=[("grpc.so_reuseport", 0)],
+        options=[("grpc.so_reuseport", 1 if reuse_port else 0)],
         interceptors=grpc_interceptors(tracer_provider),  # a span per RPC
     )
     by_service: dict[str, dict[str, grpc.RpcMethodHandler]] = {}

@@ -39,6 +39,7 @@ STATUS_SCHEMA = "google.rpc.Status"
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 OCTETS = "application/octet-stream"
+MULTIPART = "multipart/form-data"
 
 # The headers a caller sends or reads besides `authorization: Bearer <token>` (the security scheme).
 ORGANISATION_HEADER = "x-encord-organisation"
@@ -362,6 +363,16 @@ class _Builder:
         """The body of a `body: "<field>"` binding: that one field's JSON (an array for a repeated field);
         for a client-streaming RPC, the raw bytes of its chunk field."""
         field = spec.request_class.DESCRIPTOR.fields_by_name[rule.body]
+        files = spec.plan.file_stream if spec.plan is not None else None
+        if files is not None:
+            return {
+                "description": "multipart/form-data, streamed: each part with a filename is a file (its "
+                f"{files.name_field.name}, its Content-Type the file's {files.content_type_field.name if files.content_type_field else 'type'}); "
+                "a JSON part without a filename gives more fields of the file after it.",
+                "required": True,
+                "content": {MULTIPART: {"schema": {"type": "object", "properties": {
+                    "file": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}},
+            }  # fmt: skip
         if spec.client_streaming:
             return {
                 "description": f"The raw bytes of {field.name}, streamed (not base64, not JSON).",
@@ -406,7 +417,14 @@ class _Builder:
             operation["description"] = comment
         path_fields = rule.path_fields
         parameters = [self.parameter(msg.fields_by_name[name], "path") for name in path_fields]
-        if rule.body != "*":  # every field outside the path and the body travels in the query string
+        files = spec.plan.file_stream if spec.plan is not None else None
+        if files is not None:  # the call's fields travel in the query string, the files' in the body's parts
+            parameters += [
+                self.parameter(field, "query")
+                for field in files.call_fields
+                if field.name not in path_fields and _queryable(field)
+            ]
+        elif rule.body != "*":  # every field outside the path and the body travels in the query string
             parameters += [
                 self.parameter(field, "query")
                 for field in msg.fields

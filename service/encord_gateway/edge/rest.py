@@ -35,7 +35,7 @@ from ..operations.engine import Outcome
 from ..operations.wiremap import FREE_FORM
 from ..pipeline import Call, CallKind, Peer, Pipeline, RequestReader
 from ..telemetry.tracing import aiohttp_middlewares
-from . import conventions, docs
+from . import conventions, docs, multipart
 from .httpserver import RestLimits, error_response
 from .openapi import DOCUMENT_PATH, REQUEST_TIMEOUT_HEADER, build_openapi, operation_id
 from .status import status_of
@@ -91,6 +91,9 @@ def _large_payload_bytes(msg_descriptor: MessageDescriptor, limits: RestLimits) 
 def body_limit(spec: OperationSpec, limits: RestLimits) -> int:
     """The most bytes a route reads of a request body: small by default; the declared bound of a
     client stream's bytes; more for requests that carry documents or file bytes."""
+    if spec.client_streaming and spec.plan is not None and spec.plan.file_stream is not None:
+        files = spec.plan.file_stream  # bounded per file as the parts are read, not as one body
+        return files.max_file_bytes * files.max_files
     if spec.client_streaming and spec.plan is not None:
         return int(spec.plan.operation.client_stream.max_bytes)
     return max(limits.max_body_bytes, _large_payload_bytes(spec.request_class.DESCRIPTOR, limits))
@@ -307,7 +310,9 @@ def _route(spec: OperationSpec, rule: HttpRule, name: str, pipeline: Pipeline, l
         metadata = _metadata(request)
         remaining, problems = time_remaining(metadata)
         call = Call(spec, kind, metadata, remaining, edge="rest", peer=_peer(request), header_problems=problems)
-        if kind.streams_requests:
+        if kind == CallKind.BIDI_STREAM:  # files in a multipart body; the answers go out as NDJSON
+            call.messages = multipart.file_messages(spec, rule, request, limits.body_timeout)
+        elif kind.streams_requests:
             call.messages = client_messages(request)
         else:
             call.read = reader(request)

@@ -49,6 +49,13 @@ HTTP_STATUS_BY_REASON: dict[str, int] = {
 }
 
 MAX_MESSAGE_CHARS = 1000
+# gRPC sends a status twice in the trailers: the message percent-encoded in grpc-message (up to 3 bytes
+# per UTF-8 byte) and the whole Status base64-encoded in grpc-status-details-bin (4 bytes per 3), and
+# clients refuse trailers over 8 KiB (grpc's default metadata limit) with RESOURCE_EXHAUSTED in place of
+# our error. Each field's own cap is not enough (20 violations of 500 characters are 10 kB), so the
+# message and the encoded Status have byte budgets too: 3 x 800 + 4/3 x 2400 leaves room for the rest.
+MAX_MESSAGE_BYTES = 800
+MAX_STATUS_BYTES = 2400
 MAX_METADATA_ENTRIES = 16
 MAX_METADATA_CHARS = 200
 MAX_FIELD_VIOLATIONS = 20
@@ -70,17 +77,40 @@ def bounded(error: GatewayError) -> GatewayError:
         (clean_text(field, MAX_FIELD_CHARS), clean_text(description, MAX_DESCRIPTION_CHARS))
         for field, description in error.field_violations[:MAX_FIELD_VIOLATIONS]
     ]
-    if "fields" in metadata:  # invalid_argument() lists the violated fields here too
-        metadata["fields"] = clean_text(",".join(field for field, _ in violations), MAX_METADATA_CHARS)
-    return GatewayError(
+    result = GatewayError(
         error.code,
-        clean_text(error.message, MAX_MESSAGE_CHARS),
+        _within_bytes(clean_text(error.message, MAX_MESSAGE_CHARS), MAX_MESSAGE_BYTES),
         reason=clean_text(error.reason, MAX_METADATA_CHARS),
         domain=error.domain,
         metadata=metadata,
         field_violations=violations,
         retry_after=error.retry_after,
     )
+    # The first violations are kept, as the message names them first and a caller fixes those and tries
+    # again; how many more there are is said in a last entry, so nobody takes the list for complete.
+    result.omitted_violations = error.omitted_violations + len(error.field_violations) - len(violations)
+    while len(result.field_violations) > 1 and _too_big(result):
+        result.field_violations.pop()
+        result.omitted_violations += 1
+    if "fields" in result.metadata:
+        result.metadata["fields"] = clean_text(",".join(f for f, _ in result.field_violations), MAX_METADATA_CHARS)
+    for key in list(result.metadata)[::-1]:
+        if not _too_big(result):
+            break
+        del result.metadata[key]
+    return result
+
+
+def _too_big(error: GatewayError) -> bool:
+    return error.to_status().ByteSize() > MAX_STATUS_BYTES
+
+
+def _within_bytes(text: str, limit: int) -> str:
+    """`text` cut, at a character boundary, to at most `limit` bytes of UTF-8, an ellipsis marking the cut."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return text
+    return encoded[: limit - 3].decode("utf-8", errors="ignore").rstrip() + "…"
 
 
 def status_of(error: GatewayError) -> status_pb2.Status:

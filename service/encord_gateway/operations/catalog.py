@@ -200,13 +200,20 @@ def _spec(service: str, method: descriptor.MethodDescriptor) -> OperationSpec:
         plan = CallPlan.build(
             operation, method.input_type, method.output_type, server_streaming=method.server_streaming
         )
-        if method.client_streaming != plan.operation.HasField("client_stream"):
+        files = plan.operation.HasField("file_stream")
+        if files != (method.client_streaming and method.server_streaming):
+            raise ValueError(f"{method.full_name}: a bidirectional RPC declares file_stream, and only it")
+        if method.client_streaming and not files and not plan.operation.HasField("client_stream"):
+            raise ValueError(f"{method.full_name}: a client-streaming RPC declares client_stream, and only it")
+        if plan.operation.HasField("client_stream") and not (method.client_streaming and not files):
             raise ValueError(f"{method.full_name}: a client-streaming RPC declares client_stream, and only it")
         if method.server_streaming and not (plan.paging is not None or any(s.emit for s in plan.steps)):
             raise ValueError(f"{method.full_name}: a server-streaming RPC pages or has steps that emit")
         rule = _http_rule(method)
-        if method.client_streaming and rule is not None and rule.body != plan.operation.client_stream.chunk_field:
-            # Over REST the streamed body is the raw bytes of the chunk field; everything else is path or query.
+        chunk_field = (plan.operation.file_stream if files else plan.operation.client_stream).chunk_field
+        if method.client_streaming and rule is not None and rule.body != chunk_field:
+            # Over REST the streamed body carries the chunk field's bytes (raw, or multipart for files); everything
+            # else is path or query.
             raise ValueError(f"{method.full_name}: its REST binding's body must be the chunk field")
     if has_option(options, options_pb2.admin):
         admin = option(options, options_pb2.admin)

@@ -9,11 +9,13 @@ polls, server streams (all pages of a listing, or what a composite's steps emit)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import field as dataclass_field
+from typing import TYPE_CHECKING, Any, Protocol
 
 import grpc
 from google.protobuf import message
@@ -25,6 +27,7 @@ from ..upstream.calls import WireCall
 from ..upstream.client import UpstreamClient
 from ..upstream.credentials import Credential, CredentialResolver
 from ..upstream.errors import malformed, upstream_error
+from . import filestream, transfers
 from .catalog import OperationSpec
 from .descriptors import member, set_member
 from .paging import PagePosition, decode_token, encode_token, upstream_next_token
@@ -61,12 +64,29 @@ class Outcome:
 CredentialObserver = Callable[[CallContext, OperationSpec, Credential, str], Awaitable[None]]
 
 
+class LocalStep(Protocol):
+    """Python a plan runs between its wire calls (options.proto: a step's `local`, or its `emit_handler`).
+
+    Both run in a worker thread (a conversion may take a while), on plain JSON values.
+    """
+
+    def compute(self, scope: Scope) -> Any:
+        """A `local` step's answer, from the request and the earlier answers in `scope`."""
+        ...
+
+    def emit(self, chunk: list[Any], answer: Any, scope: Scope, state: dict[str, Any]) -> list[Any]:
+        """An `emit_handler`'s messages (JSON objects) for one chunk of a for_each step and its answer
+        (MISSING when the chunk's `when` did not hold); `state` is kept across the chunks of one call."""
+        ...
+
+
 @dataclass
 class _Run:
     """The state of one execution of a plan: what references see, and the last answer."""
 
     scope: Scope
     last: Any = MISSING
+    handler_state: dict[str, dict[str, Any]] = dataclass_field(default_factory=dict)  # per emit_handler
 
 
 class Engine:
@@ -79,8 +99,10 @@ class Engine:
         cache: CacheBackend,
         metrics: Metrics,
         steps: Mapping[str, ResultStep] | None = None,
+        local_steps: Mapping[str, LocalStep] | None = None,
     ) -> None:
         self._steps: Mapping[str, ResultStep] = steps or {}
+        self._local_steps: Mapping[str, LocalStep] = local_steps or {}
         self._upstream = upstream
         self._credentials = credentials
         self._cache = cache
@@ -177,6 +199,57 @@ class Engine:
             await self._observe(ctx, spec, credential, outcome)
         await self._invalidate(spec, ctx)
 
+    # ---- file streams (operations/filestream.py) ------------------------------------------------
+
+    async def file_stream(
+        self,
+        spec: OperationSpec,
+        first: message.Message,
+        rest: AsyncIterator[message.Message],
+        ctx: CallContext,
+    ) -> AsyncIterator[message.Message]:
+        """A bidirectional stream of files: each file's steps, and what they emit, as the files arrive."""
+        credential = await self._credentials.resolve(ctx.organisation, spec, first)
+        plan = _plan(spec)
+
+        async def send(call: WireCall) -> Any:
+            return await self._send(call, credential, ctx)
+
+        async def pause(started: float, step: StepPlan) -> None:
+            await _pause(started, ctx, plan, step)
+
+        outcome = "CANCELLED"
+        try:
+            async with transfers.new_session() as session:
+                run = filestream.FileRun(
+                    plan, send, pause, lambda request: _prepared(plan, request, ctx), session, ctx.deadline,
+                    spec.response_class,
+                )  # fmt: skip
+                async for item in filestream.run_files(run, first, rest):
+                    yield item
+            outcome = "OK"
+        except GatewayError as error:
+            outcome = error.code.name
+            raise
+        finally:
+            await self._observe(ctx, spec, credential, outcome)
+        await self._invalidate(spec, ctx)
+
+    async def _transfer(
+        self, plan: CallPlan, step: StepPlan, scope: Scope, ctx: CallContext, credential: Credential
+    ) -> Any:
+        """A transfer step outside a file stream: the bytes of its body_field (see operations/transfers.py)."""
+        transfer = step.transfer
+        assert transfer is not None and transfer.body_field is not None
+
+        async def renew(name: str) -> None:
+            earlier = next(s for s in plan.steps if s.name == name)
+            scope.results[name] = await self._send(_build(plan, earlier, scope), credential, ctx)
+
+        body = transfers.BytesBody(getattr(scope.request, transfer.body_field.name))
+        async with transfers.new_session() as session:
+            return await transfers.send(session, transfer, scope, body, ctx.deadline, renew)
+
     # ---- plans ----------------------------------------------------------------------------------
 
     async def _send(self, call: WireCall, credential: Credential, ctx: CallContext) -> Any:
@@ -202,7 +275,12 @@ class Engine:
                 started = time.monotonic()
                 # A poll loop's wait is bounded by what is left of the deadline at each poll, not at the first.
                 run.scope.request = _prepared(plan, run.scope.request, ctx)
-                answer = await self._send(_build(plan, step, run.scope), credential, ctx)
+                if step.local:
+                    answer = await asyncio.to_thread(self._local_steps[step.local].compute, run.scope)
+                elif step.transfer is not None:
+                    answer = await self._transfer(plan, step, run.scope, ctx, credential)
+                else:
+                    answer = await self._send(_build(plan, step, run.scope), credential, ctx)
                 if step.name:
                     run.scope.results[step.name] = answer
                 run.last = answer
@@ -225,36 +303,72 @@ class Engine:
         emit_class: type[message.Message] | None,
     ) -> AsyncIterator[message.Message]:
         """A for_each step: one call per chunk of a list from an earlier answer, in order; with emit_fields, one
-        message per element of the list, joined with its chunk's answer."""
+        message per element of the list, joined with its chunk's answer.
+
+        While a chunk's messages go out, the next chunk's call is already on its way (the calls still leave in
+        order, one ahead at most), so Encord's time and the gateway's overlap.
+        """
         for_each = step.for_each
         assert for_each is not None
         values = _ordered(for_each, run.scope, plan)
         scope, batch = run.scope, for_each.batch
-        size, start = batch.size or max(1, len(values)), 0
-        while start < len(values):
+        size = batch.size or max(1, len(values))
+        gathered: list[Any] = []
+        if for_each.gather and step.name:
+            scope.results[step.name] = gathered  # every chunk's answer, joined as they come
+
+        def prepared(start: int) -> tuple[list[Any], asyncio.Task[Any] | None]:
+            """The chunk from `start` and its call, sent at once (None when its `when` does not hold)."""
             chunk = values[start : start + size]
             scope.results[EACH] = chunk
-            answer: Any = MISSING
-            if step.runs(scope):
-                try:
-                    answer = await self._send(_build(plan, step, scope), credential, ctx)
-                except GatewayError as error:
-                    smaller = _smaller_chunk(error, batch.limit_error, batch.limit_key, batch.limit_fallback, size)
-                    if smaller is None:
-                        raise
-                    size = smaller
-                    continue
-            if step.name:
-                scope.results[step.name] = answer
-            run.last = answer if answer is not MISSING else run.last
-            if emit_class is not None and step.emit:
-                if for_each.emit_fields:
-                    for item in chunk:
-                        yield _joined(for_each, scope, item, answer, emit_class, step)
-                elif answer is not MISSING:
-                    for emitted in _emitted(step, run, answer, emit_class, plan):
-                        yield emitted
-            start += len(chunk)
+            if not chunk or not step.runs(scope):
+                return chunk, None
+            call = _build(plan, step, scope)
+            return chunk, asyncio.ensure_future(self._send(call, credential, ctx))
+
+        start = 0
+        chunk, pending = prepared(start)
+        try:
+            while chunk:
+                answer: Any = MISSING
+                if pending is not None:
+                    try:
+                        answer = await pending
+                    except GatewayError as error:
+                        smaller = _smaller_chunk(error, batch.limit_error, batch.limit_key, batch.limit_fallback, size)
+                        if smaller is None:
+                            raise
+                        size = smaller
+                        chunk, pending = prepared(start)
+                        continue
+                following, pending = prepared(start + len(chunk))
+                scope.results[EACH] = chunk
+                scope.indexes.clear()  # lookups into the last chunk's answer; keeping them would keep the answer
+                if for_each.gather:
+                    if answer is not MISSING:
+                        gathered.extend(answer if isinstance(answer, list) else [answer])
+                elif step.name:
+                    scope.results[step.name] = answer
+                run.last = answer if answer is not MISSING else run.last
+                if emit_class is not None and step.emit:
+                    if for_each.emit_handler:
+                        handler = self._local_steps[for_each.emit_handler]
+                        state = run.handler_state.setdefault(for_each.emit_handler, {})
+                        for value in await asyncio.to_thread(handler.emit, chunk, answer, scope, state):
+                            yield _decoded(emit_class, value, step)
+                    elif for_each.emit_fields:
+                        for item in chunk:
+                            yield _joined(for_each, scope, item, answer, emit_class, step)
+                    elif answer is not MISSING:
+                        for emitted in _emitted(step, run, answer, emit_class, plan):
+                            yield emitted
+                start += len(chunk)
+                chunk = following
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()  # the stream ended early (an error, or the caller went away)
+                with contextlib.suppress(asyncio.CancelledError, GatewayError):
+                    await pending
         for name in (EACH, ITEM, ANSWER):
             scope.results.pop(name, None)
 
@@ -374,11 +488,16 @@ class Engine:
         return self._steps[name] if name else None
 
     def check_steps(self, specs: Mapping[str, OperationSpec]) -> None:
-        """Fail at start-up, not at call time, when the proto names a result step nobody provides."""
+        """Fail at start-up, not at call time, when the proto names a result or local step nobody provides."""
         for spec in specs.values():
             if spec.operation is not None and spec.operation.result_handler:
                 if spec.operation.result_handler not in self._steps:
                     raise ValueError(f"{spec.full_name} names unknown result_handler {spec.operation.result_handler!r}")
+            for step in spec.plan.steps if spec.plan is not None else ():
+                names = [step.local, step.for_each.emit_handler if step.for_each is not None else ""]
+                for name in filter(None, names):
+                    if name not in self._local_steps:
+                        raise ValueError(f"{spec.full_name} step {step.name!r} names unknown local step {name!r}")
 
     async def _observe(self, ctx: CallContext, spec: OperationSpec, credential: Credential, outcome: str) -> None:
         self._credentials.record_use(credential)
@@ -406,7 +525,7 @@ def _build(plan: CallPlan, step: StepPlan, scope: Scope) -> WireCall:
         return plan.build_call(step, scope)
     except MalformedUpstreamResult as exc:
         # A read-modify-write found something other than what it modifies (e.g. not an object).
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
 
 
 def _prepared(plan: CallPlan, request: message.Message, ctx: CallContext) -> message.Message:
@@ -467,7 +586,7 @@ def _merge(answers: list[Any], merge_key: str, plan: CallPlan) -> Any:
         for answer in answers:
             members = answer.get(merge_key) if isinstance(answer, dict) else None
             if not isinstance(members, list):
-                raise malformed(f"the answer has no {merge_key!r} list", label=plan.steps[0].call.target)
+                raise malformed(f"the answer has no {merge_key!r} list", label=plan.steps[0].label)
             merged.extend(members)
         return {**(answers[-1] if isinstance(answers[-1], dict) else {}), merge_key: merged}
     if all(isinstance(answer, list) for answer in answers):
@@ -504,7 +623,7 @@ def _emitted(
     try:
         return [decode_value(emit_class, item) for item in values]
     except MalformedUpstreamResult as exc:
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
 
 
 async def _pause(started: float, ctx: CallContext, plan: CallPlan, step: StepPlan) -> None:
@@ -516,7 +635,7 @@ async def _pause(started: float, ctx: CallContext, plan: CallPlan, step: StepPla
             grpc.StatusCode.DEADLINE_EXCEEDED,
             "DEADLINE_EXCEEDED",
             f"the deadline expired while waiting for {step.name} to finish",
-            label=f"{step.call.target} {step.call.method}",
+            label=step.label,
         )
     await asyncio.sleep(wait)
 
@@ -527,7 +646,7 @@ def _ordered(for_each: ForEach, scope: Scope, plan: CallPlan) -> list[Any]:
     if values is MISSING or values is None:
         return []
     if not isinstance(values, list):
-        raise malformed(f"{for_each.values.text} is not a list", label=plan.steps[0].call.target)
+        raise malformed(f"{for_each.values.text} is not a list", label=plan.steps[0].label)
     if not for_each.key:
         return values
     key = for_each.key
@@ -553,9 +672,17 @@ def _joined(
     else:
         scope.results[ANSWER] = answer
     try:
-        return decode_value(emit_class, build_object(for_each.emit_fields, scope, camel=False, keep_nulls=False))
+        built = build_object(for_each.emit_fields, scope, camel=False, keep_nulls=False, read_only=True)
+        return decode_value(emit_class, built)
     except MalformedUpstreamResult as exc:
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
+
+
+def _decoded(emit_class: type[message.Message], value: Any, step: StepPlan) -> message.Message:
+    try:
+        return decode_value(emit_class, value)
+    except MalformedUpstreamResult as exc:
+        raise malformed(str(exc), label=step.label) from None
 
 
 def _raise_union_error(plan: CallPlan, run: _Run, spec: OperationSpec) -> None:

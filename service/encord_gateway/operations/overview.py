@@ -34,7 +34,9 @@ def wire_calls(spec: OperationSpec) -> tuple[str, ...]:
     calls = []
     for step in spec.plan.steps:
         call = step.call
-        if call.api == "v1":
+        if call is None:  # a local step: Python between the wire calls, no call of its own
+            text = f"local {step.local}"
+        elif call.api == "v1":
             # The same decision the engine makes: /public with ResourceID when the call names a resource.
             resource = bool(spec.operation.resource_field) and not call.user_endpoint
             text = f"v1 {call.target} {call.method} {'/public' if resource else '/public/user'}"

@@ -13,7 +13,7 @@ import urllib.parse
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from google.protobuf import descriptor, empty_pb2, message
 
@@ -32,6 +32,10 @@ from .wiremap import (
     is_set,
     wire_key,
 )
+
+if TYPE_CHECKING:
+    from .filestream import FileStreamPlan
+    from .transfers import TransferPlan
 
 FD = descriptor.FieldDescriptor
 
@@ -59,16 +63,19 @@ class Source:
     reference: Reference | None = None  # the value itself, or a set field's fallback
     literal: Any = MISSING
 
-    def value(self, scope: Scope, camel: bool, keep_nulls: bool) -> Any:
-        """The value to send, or MISSING to leave the key out."""
+    def value(self, scope: Scope, camel: bool, keep_nulls: bool, *, copy_refs: bool = True) -> Any:
+        """The value to send, or MISSING to leave the key out. `copy_refs=False` hands out what a reference names
+        itself, for objects that are only read (a response, an emitted message), never changed."""
         if self.field is not None and is_set(scope.request, self.field):
             return encode_field(scope.request, self.field, camel, keep_nulls)
         if self.reference is not None:
-            found = self.reference.resolve(Scope(scope.request, scope.encode_request_field, scope.results, camel))
+            found = self.reference.resolve(
+                Scope(scope.request, scope.encode_request_field, scope.results, camel, scope.indexes)
+            )
             if found is MISSING:
                 return None if keep_nulls else MISSING
             # A copy: the object built from it may be changed (`a.b+=...`), the answer it came from must not.
-            return copy.deepcopy(found)
+            return copy.deepcopy(found) if copy_refs else found
         if self.literal is not MISSING:
             return copy.deepcopy(self.literal)
         if self.field is not None:
@@ -147,13 +154,29 @@ def parse_result_entry(raw: str, response: MessageDescriptor, context: str) -> E
     return Entry((name,), Source(reference=_reference(rest, f"{context} {raw!r}")))
 
 
+def _child(node: dict[str, Any] | list[Any], key: str, below: str, entry: Entry) -> dict[str, Any] | list[Any]:
+    """The object or list at `key` of `node`, made when missing (a list when the key `below` it is a number): a
+    member of an object, or (a numeric key) an element of a list, appended when it is the one just past the end."""
+    if isinstance(node, list):
+        index = int(key) if key.isdigit() else -1
+        if index == len(node):
+            node.append({})
+        if not 0 <= index < len(node):
+            raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: no element {key} in the list")
+        child = node[index]
+    else:
+        child = node.setdefault(key, [] if below.isdigit() else {})
+    if not isinstance(child, dict | list) or (isinstance(child, list) and not below.isdigit()):
+        raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: {key!r} is not an object")
+    return child
+
+
 def _place(target: dict[str, Any], entry: Entry, value: Any) -> None:
-    node = target
-    for key in entry.path[:-1]:
-        child = node.setdefault(key, {})
-        if not isinstance(child, dict):
-            raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: {key!r} is not an object")
-        node = child
+    node: dict[str, Any] | list[Any] = target
+    for key, below in zip(entry.path[:-1], entry.path[1:], strict=True):
+        node = _child(node, key, below, entry)
+    if isinstance(node, list):  # `a.0.b=...` sets a member of an element; `a.0=...` would replace one
+        raise MalformedUpstreamResult(f"{'.'.join(entry.path)}: a list element is set member by member")
     last = entry.path[-1]
     if not entry.append:
         node[last] = value
@@ -166,11 +189,19 @@ def _place(target: dict[str, Any], entry: Entry, value: Any) -> None:
 
 
 def build_object(
-    entries: Sequence[Entry], scope: Scope, camel: bool, keep_nulls: bool, base: Any = MISSING
+    entries: Sequence[Entry],
+    scope: Scope,
+    camel: bool,
+    keep_nulls: bool,
+    base: Any = MISSING,
+    *,
+    read_only: bool = False,
 ) -> dict[str, Any]:
+    """The object the entries describe. `read_only`: the result is only read (decoded into a message), so values
+    taken from answers need no copy."""
     result: dict[str, Any] = copy.deepcopy(base) if isinstance(base, dict) else {}
     for entry in entries:
-        value = entry.source.value(scope, camel, keep_nulls and not entry.append)
+        value = entry.source.value(scope, camel, keep_nulls and not entry.append, copy_refs=not read_only)
         if value is not MISSING:
             _place(result, entry, value)
     return result
@@ -366,6 +397,10 @@ def call_template(holder: options_pb2.Operation | options_pb2.Step, request: Mes
         return CallTemplate.from_v1(holder.v1, request)
     if kind == "v2":
         return CallTemplate.from_v2(holder.v2, request)
+    if kind == "transfer" and isinstance(holder, options_pb2.Step):
+        # Not a call to Encord: the template only names the step in errors and metrics (never by its URL).
+        return CallTemplate(api="transfer", method=holder.transfer.method or "PUT", target="signed URL", entries=(),
+                            whole=None)  # fmt: skip
     raise PlanError(f"operation for {request.full_name} declares neither v1 nor v2")
 
 
@@ -391,12 +426,14 @@ class ForEach:
     key: str  # the elements' ordering key; "" keeps the list's order
     resume_field: FieldDescriptor | None
     emit_fields: tuple[Entry, ...]  # one message per element, from `$item` and `$answer`
+    gather: bool = False  # the step's answer is every chunk's, joined
+    emit_handler: str = ""  # a local step that turns each chunk into the stream's messages
 
 
 @dataclass(frozen=True)
 class StepPlan:
     name: str
-    call: CallTemplate
+    call: CallTemplate | None  # None for a local step
     when: tuple[Condition, ...] = ()
     require: Reference | None = None
     require_message: str = ""
@@ -404,9 +441,16 @@ class StepPlan:
     emit: bool = False
     emit_path: Reference | None = None
     for_each: ForEach | None = None
+    local: str = ""  # the named local step that computes the answer instead of a wire call
+    transfer: TransferPlan | None = None  # bytes to a signed URL instead of `call` (operations/transfers.py)
 
     def runs(self, scope: Scope) -> bool:
         return all(condition.holds(scope) for condition in self.when)
+
+    @property
+    def label(self) -> str:
+        """How errors name the step: its wire call, or its local step."""
+        return f"{self.call.target} {self.call.method}" if self.call is not None else f"local {self.local}"
 
 
 @dataclass(frozen=True)
@@ -449,9 +493,14 @@ def _steps(
             raise PlanError(f"{context}: steps need unique names other than {', '.join(sorted(RESERVED))}")
         for_each = _for_each(step, request, response, seen, context)
         inside = seen | ({EACH} if for_each is not None else set())
+        local = step.local if step.WhichOneof("call") == "local" else ""
+        if step.WhichOneof("call") == "local" and (not local or for_each is not None or step.repeat_until):
+            raise PlanError(f"{context}: a local step needs a name, and runs once (no for_each, no repeat)")
+        transfer = _transfer(operation, step, request, inside, context)
         plan = StepPlan(
             name=step.name,
-            call=call_template(step, request),
+            call=None if local else call_template(step, request),
+            local=local,
             when=tuple(_condition(text, context) for text in step.when),
             require=_reference(step.require, context) if step.require else None,
             require_message=step.require_message or f"{step.name}: nothing matched",
@@ -459,8 +508,10 @@ def _steps(
             emit=step.emit,
             emit_path=_reference(step.emit_path, context) if step.emit_path else None,
             for_each=for_each,
+            transfer=transfer,
         )
-        plan.call.check(request, inside)
+        if plan.call is not None:
+            plan.call.check(request, inside)
         _check_refs([c.reference for c in plan.when], request, inside)
         seen.add(step.name)
         # The step's own answer may be named by its require/repeat/emit references.
@@ -472,13 +523,35 @@ def _steps(
     return tuple(plans)
 
 
+def _transfer(
+    operation: options_pb2.Operation,
+    step: options_pb2.Step,
+    request: MessageDescriptor,
+    earlier: set[str],
+    context: str,
+) -> TransferPlan | None:
+    if step.WhichOneof("call") != "transfer":
+        return None
+    from .transfers import transfer_plan  # imported here: transfers builds on this module's entries
+
+    if step.for_each:
+        raise PlanError(f"{context}: a transfer step runs once, not for_each")
+    return transfer_plan(
+        step.transfer, request, earlier, file_stream=operation.HasField("file_stream"), context=context
+    )
+
+
 def _for_each(
     step: options_pb2.Step, request: MessageDescriptor, response: MessageDescriptor, seen: set[str], context: str
 ) -> ForEach | None:
     if not step.for_each:
         if step.emit_fields or step.HasField("batch") or step.for_each_key or step.resume_field:
             raise PlanError(f"{context}: batch, for_each_key, resume_field and emit_fields need for_each")
+        if step.gather or step.emit_handler:
+            raise PlanError(f"{context}: gather and emit_handler need for_each")
         return None
+    if step.emit_handler and (step.emit_fields or not step.emit):
+        raise PlanError(f"{context}: an emit_handler needs emit, and replaces emit_fields")
     values = _reference(step.for_each, context)
     _check_refs([values], request, seen)
     batch = step.batch
@@ -496,6 +569,8 @@ def _for_each(
         key=step.for_each_key,
         resume_field=resume,
         emit_fields=emit_fields,
+        gather=step.gather,
+        emit_handler=step.emit_handler,
     )
 
 
@@ -520,6 +595,7 @@ class CallPlan:
     long_poll_field: FieldDescriptor | None
     client_chunk_field: FieldDescriptor | None
     error_path: Reference | None
+    file_stream: FileStreamPlan | None = None  # a bidirectional stream of files (operations/filestream.py)
 
     @property
     def composite(self) -> bool:
@@ -547,8 +623,9 @@ class CallPlan:
         steps = _steps(operation, request, response)
         names = {s.name for s in steps if s.name} | {LAST}
         if not operation.steps:
+            assert steps[0].call is not None
             steps[0].call.check(request, set())
-        uses_v1_resource = any(s.call.api == "v1" and not s.call.user_endpoint for s in steps)
+        uses_v1_resource = any(s.call is not None and s.call.api == "v1" and not s.call.user_endpoint for s in steps)
         if operation.resource_field and uses_v1_resource and not v1_resource_header(operation.resource_type):
             raise PlanError(f"{name}: a v1 resource call needs a project, dataset or ontology type")
         result_path = None
@@ -573,6 +650,7 @@ class CallPlan:
             long_poll_field=_long_poll(operation, request),
             client_chunk_field=_client_stream(operation, request),
             error_path=error_path,
+            file_stream=_file_stream(operation, request, response, steps),
         )
 
     # -- building calls ---------------------------------------------------------------------------
@@ -590,6 +668,7 @@ class CallPlan:
     def build_call(self, step: StepPlan, scope: Scope) -> WireCall:
         header, resource_id = self.resource(scope.request)
         read = self.operation.access == options_pb2.ACCESS_READ
+        assert step.call is not None, f"{step.name} is a local step"
         return step.call.build(
             scope, resource_type=header, resource_id=resource_id, retryable=read or step.call.is_read_verb
         )
@@ -613,7 +692,7 @@ class CallPlan:
         scope.results[LAST] = result
         if self.result_fields:
             _check_members_of_objects(self.result_fields, scope)
-            data = build_object(self.result_fields, scope, camel=False, keep_nulls=False)
+            data = build_object(self.result_fields, scope, camel=False, keep_nulls=False, read_only=True)
             response = decode_value(response_class, data)
         else:
             if self.result_path is not None:
@@ -711,6 +790,16 @@ def _long_poll(operation: options_pb2.Operation, request: MessageDescriptor) -> 
     ):
         raise PlanError(f"{request.full_name}: a long poll needs an integer field and max_seconds")
     return field
+
+
+def _file_stream(
+    operation: options_pb2.Operation, request: MessageDescriptor, response: MessageDescriptor, steps: Sequence[StepPlan]
+) -> FileStreamPlan | None:
+    if not operation.HasField("file_stream"):
+        return None
+    from .filestream import file_stream_plan  # imported here: file streams build on this module's plans
+
+    return file_stream_plan(operation, request, response, steps)
 
 
 def _client_stream(operation: options_pb2.Operation, request: MessageDescriptor) -> FieldDescriptor | None:

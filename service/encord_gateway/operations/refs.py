@@ -36,6 +36,9 @@ class Scope:
     """(request, field name, camel) → the field's wire value, or MISSING when unset."""
     results: dict[str, Any] = field(default_factory=dict)
     camel: bool = False
+    indexes: dict[tuple[int, str], tuple[list[Any], dict[Any, Any]]] = field(default_factory=dict)
+    """Filters' lookups by key, per list: `$answer[label_hash=$item.label_hash]` for every row of a batch would
+    otherwise scan the batch once per row. Each entry keeps its list alive, so its id cannot be reused."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,9 @@ def _walk(value: Any, segments: tuple[Segment, ...], scope: Scope) -> Any:
         if value is MISSING or value is None:
             return MISSING
         if segment == EVERY:
-            if not isinstance(value, list):
-                return MISSING
             rest = segments[index + 1 :]
-            found = (_walk(item, rest, scope) for item in value)
+            # A single value is a list of one: `$request.name[*]` sends a file name where a list of them is due (X-09).
+            found = (_walk(item, rest, scope) for item in (value if isinstance(value, list) else [value]))
             return [item for item in found if item is not MISSING and item is not None]
         if isinstance(segment, int):
             if not isinstance(value, list) or not -len(value) <= segment < len(value):
@@ -102,9 +104,7 @@ def _walk(value: Any, segments: tuple[Segment, ...], scope: Scope) -> Any:
             wanted = segment.value.resolve(scope) if segment.value is not None else segment.literal
             if not isinstance(value, list) or wanted is MISSING:
                 return MISSING
-            value = next(
-                (item for item in value if isinstance(item, dict) and item.get(segment.key) == wanted), MISSING
-            )
+            value = _first_with(value, segment.key, wanted, scope)
         else:
             if not isinstance(value, dict) or segment not in value:
                 return MISSING
@@ -146,6 +146,26 @@ def _split_path(body: str, text: str) -> list[str]:
     if current:
         tokens.append(current)
     return tokens
+
+
+INDEXED_FROM = 16  # a list this long is indexed once rather than scanned per lookup
+
+
+def _first_with(values: list[Any], key: str, wanted: Any, scope: Scope) -> Any:
+    """The first element of `values` whose `key` member equals `wanted` (MISSING if none)."""
+    if len(values) < INDEXED_FROM or isinstance(wanted, dict | list):
+        return next((item for item in values if isinstance(item, dict) and item.get(key) == wanted), MISSING)
+    cached = scope.indexes.get((id(values), key))
+    if cached is None or cached[0] is not values:
+        index: dict[Any, Any] = {}
+        for item in values:
+            if isinstance(item, dict):
+                member = item.get(key)
+                if not isinstance(member, dict | list):
+                    index.setdefault(member, item)
+        cached = (values, index)
+        scope.indexes[(id(values), key)] = cached
+    return cached[1].get(wanted, MISSING)
 
 
 EVERY_TOKEN = "[*]"

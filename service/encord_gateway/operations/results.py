@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from google.protobuf import message
+import grpc
+from google.protobuf import json_format, message
 
 from .._generated.encord.gateway.v1 import common_pb2
-from ..errors import invalid_argument
+from ..errors import GatewayError, invalid_argument
 from ..upstream.credentials import CredentialResolver
 from ..upstream.errors import malformed
 from ..vault.credentials import RESOURCE_SCOPES, Vault, validate_scopes
 from ..vault.errors import CredentialExistsError, InvalidKeyError, InvalidScopeError
+from . import coco
 from .catalog import OperationSpec
 from .descriptors import member
-from .engine import CallContext
+from .engine import CallContext, LocalStep
+from .refs import Scope
 from .resources import RESOURCE_KIND
 
 MASTER_KEY_TITLE = "master"
@@ -147,3 +151,154 @@ def _key(answer: Any, kind: str, request: message.Message, label: str) -> _Key:
 
 def result_steps(vault: Vault, resolver: CredentialResolver) -> dict[str, ResultStep]:
     return {"store_resource_api_keys": StoreResourceApiKeys(vault, resolver)}
+
+
+# ---- local steps: COCO (P-26, P-27) ----------------------------------------------------------------
+
+
+def _coco_errors(compute: Callable[[Scope], Any]) -> Callable[[Scope], Any]:
+    """A conversion's refusal as the caller's error: the input named, or the missing rasteriser."""
+
+    def guarded(scope: Scope) -> Any:
+        try:
+            return compute(scope)
+        except coco.CocoError as exc:
+            raise invalid_argument([(exc.field, exc.reason)]) from None
+        except coco.CocoUnavailable as exc:
+            raise GatewayError(grpc.StatusCode.FAILED_PRECONDITION, str(exc), reason="COCO_UNAVAILABLE") from None
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a document not shaped as Encord's
+            raise malformed(f"a label-row document cannot be converted: {exc!r}", label="coco") from None
+
+    return guarded
+
+
+def _answer_list(scope: Scope, *names: str) -> list[dict[str, Any]]:
+    """The joined answers of the named (gathered) steps that ran, each a list of JSON objects."""
+    found: list[dict[str, Any]] = []
+    for name in names:
+        value = scope.results.get(name)
+        if isinstance(value, list):
+            found += [item for item in value if isinstance(item, dict)]
+        elif value is not None:
+            raise malformed(f"the {name!r} answer is not a list", label="coco")
+    return found
+
+
+def _structure(scope: Scope) -> dict[str, Any]:
+    ontology = scope.results.get("ontology")
+    structure = ontology.get("editor") if isinstance(ontology, dict) else None
+    if not isinstance(structure, dict):
+        raise malformed("the ontology answer has no editor (its structure)", label="coco")
+    return structure
+
+
+def _rows(scope: Scope) -> list[dict[str, Any]]:
+    rows = scope.results.get("rows")
+    if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+        raise malformed("the label-row listing is not a list of rows", label="coco")
+    return rows
+
+
+def _in_row_order(rows: list[dict[str, Any]], documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row's document (read by label hash, or created by data hash), in the listing's order."""
+    by_label = {d.get("label_hash"): d for d in documents}
+    by_data = {d.get("data_hash"): d for d in documents}
+    ordered = []
+    for row in rows:
+        document = by_label.get(row.get("label_hash")) if row.get("label_hash") else by_data.get(row.get("data_hash"))
+        if document is not None:
+            ordered.append(document)
+    return ordered
+
+
+def _converted(export: coco.CocoExport, documents: list[dict[str, Any]]) -> tuple[list[Any], list[Any]]:
+    try:
+        return export.rows(documents)
+    except (coco.CocoError, KeyError, TypeError, ValueError) as exc:  # a document not shaped as Encord's
+        raise malformed(f"a label-row document cannot be converted: {exc}", label="coco") from None
+
+
+def split_rows(scope: Scope) -> Any:
+    """The listed rows that have a label row (read, L-03) and those that have none yet (created, L-05)."""
+    rows = _rows(scope)
+    return {
+        "labelled": [row for row in rows if row.get("label_hash")],
+        "unlabelled": [row for row in rows if not row.get("label_hash")],
+    }
+
+
+def export_coco(scope: Scope) -> Any:
+    """The whole COCO document of the rows read and created."""
+    documents = _in_row_order(_rows(scope), _answer_list(scope, "documents", "created_first", "created"))
+    export = coco.CocoExport(_structure(scope))
+    head = export.head(str(documents[0].get("data_title")) if documents else None)
+    images, annotations = _converted(export, documents)
+    return {**head, "images": images, "annotations": annotations}
+
+
+def export_coco_head(scope: Scope) -> Any:
+    """The first part of a streamed document: `info` and `categories`."""
+    rows = _rows(scope)
+    return coco.CocoExport(_structure(scope)).head(str(rows[0].get("data_title")) if rows else None)
+
+
+@_coco_errors
+def import_coco_plan(scope: Scope) -> Any:
+    """The caller's COCO checked before any call, and the data units it writes to (L-01's filter)."""
+    return {"data_hashes": _import_plan(scope.request).data_hashes}
+
+
+@_coco_errors
+def import_coco_labels(scope: Scope) -> Any:
+    """The documents to save (L-07), each with the annotations placed on it."""
+    documents = _answer_list(scope, "documents", "created_first", "created")
+    return coco.import_documents(_import_plan(scope.request), _structure(scope), _rows(scope), documents)
+
+
+def _import_plan(request: message.Message) -> coco.CocoImport:
+    document = json_format.MessageToDict(member(request, "coco"))
+    categories = {int(k): str(v) for k, v in member(request, "category_feature_hashes").items()}
+    frames = {int(f.image_id): coco.Frame(str(f.data_hash), int(f.frame)) for f in member(request, "image_frames")}
+    return coco.parse_import(document, categories, frames, str(member(request, "confidence_field_name")))
+
+
+@dataclass(frozen=True)
+class _Computed:
+    """A local step that is a function of the scope."""
+
+    function: Callable[[Scope], Any]
+
+    def compute(self, scope: Scope) -> Any:
+        return self.function(scope)
+
+    def emit(self, chunk: list[Any], answer: Any, scope: Scope, state: dict[str, Any]) -> list[Any]:
+        raise TypeError(f"{self.function.__name__} is a local step, not an emit handler")
+
+
+class CocoBatches:
+    """StreamCocoLabels' emit handler: a batch of rows as one COCO part, numbered on from earlier batches."""
+
+    def compute(self, scope: Scope) -> Any:
+        raise TypeError("coco_export_rows is an emit handler, not a local step")
+
+    def emit(self, chunk: list[Any], answer: Any, scope: Scope, state: dict[str, Any]) -> list[Any]:
+        export = state.get("export")
+        if export is None:
+            export = state["export"] = coco.CocoExport(_structure(scope))
+            export.head(None)  # numbers the categories
+        read = [item for item in answer if isinstance(item, dict)] if isinstance(answer, list) else []
+        documents = _in_row_order(chunk, [*read, *_answer_list(scope, "created")])
+        images, annotations = _converted(export, documents)
+        return [{"images": images, "annotations": annotations}] if images or annotations else []
+
+
+def local_steps() -> dict[str, LocalStep]:
+    """The named local steps plans may run between their wire calls (options.proto: `local`, `emit_handler`)."""
+    return {
+        "coco_split_rows": _Computed(split_rows),
+        "coco_export": _Computed(export_coco),
+        "coco_export_head": _Computed(export_coco_head),
+        "coco_export_rows": CocoBatches(),
+        "coco_import_plan": _Computed(import_coco_plan),
+        "coco_import_labels": _Computed(import_coco_labels),
+    }

@@ -302,7 +302,88 @@ def _parse_failure(exc: Exception) -> str:
     return f"the value of {path or 'the answer'} does not fit its field"
 
 
+STRUCT = "google.protobuf.Struct"
+TIMESTAMP = "google.protobuf.Timestamp"
+_FLOATS = (FD.CPPTYPE_FLOAT, FD.CPPTYPE_DOUBLE)
+
+
+class _NotPlain(Exception):
+    """A value the direct filler leaves to json_format (its checks and error messages)."""
+
+
+def _plain_scalar(field: FieldDescriptor, value: Any) -> Any:
+    if field.type == FD.TYPE_ENUM:
+        found = field.enum_type.values_by_name.get(value) if isinstance(value, str) else None
+        if found is None:
+            raise _NotPlain
+        return found.number
+    if field.type == FD.TYPE_BYTES:
+        raise _NotPlain  # base64 text: json_format decodes and checks it
+    if field.cpp_type in _FLOATS:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _NotPlain
+        return float(value)
+    return value  # setattr checks the type (TypeError, ValueError: left to json_format)
+
+
+def _fill_message(target: message.Message, field: FieldDescriptor, value: Any) -> None:
+    full_name = field.message_type.full_name
+    if full_name == STRUCT:
+        if not isinstance(value, dict):
+            raise _NotPlain
+        target.update(value)  # type: ignore[attr-defined]
+    elif full_name == TIMESTAMP:
+        if not isinstance(value, str):
+            raise _NotPlain
+        target.FromJsonString(value)  # type: ignore[attr-defined]
+    elif full_name in FREE_FORM:
+        raise _NotPlain
+    else:
+        if not isinstance(value, dict):
+            raise _NotPlain
+        target.SetInParent()
+        _fill(target, value)
+
+
+def _fill(msg: message.Message, data: dict[str, Any]) -> None:
+    """Set the fields of a normalised answer straight on the message: several times faster than json_format's
+    ParseDict on the documents and metadata streamed by the thousand. Anything unusual raises _NotPlain."""
+    fields = msg.DESCRIPTOR.fields_by_name
+    for name, value in data.items():
+        field = fields[name]
+        if is_map(field):
+            if not isinstance(value, dict):
+                raise _NotPlain
+            target: Any = getattr(msg, name)
+            entry: MessageDescriptor = field.message_type
+            value_field = entry.fields_by_name["value"]
+            for key, item in value.items():
+                if value_field.type == FD.TYPE_MESSAGE:
+                    _fill_message(target[key], value_field, item)
+                else:
+                    target[key] = _plain_scalar(value_field, item)
+        elif field.is_repeated:
+            if not isinstance(value, list):
+                raise _NotPlain
+            target = getattr(msg, name)
+            if field.type == FD.TYPE_MESSAGE:
+                for item in value:
+                    _fill_message(target.add(), field, item)
+            else:
+                target.extend(_plain_scalar(field, item) for item in value)
+        elif field.type == FD.TYPE_MESSAGE:
+            _fill_message(getattr(msg, name), field, value)
+        else:
+            setattr(msg, name, _plain_scalar(field, value))
+
+
 def _parsed(response_class: type[message.Message], normalised: dict[str, Any]) -> message.Message:
+    try:
+        parsed = response_class()
+        _fill(parsed, normalised)
+        return parsed
+    except (_NotPlain, TypeError, ValueError, OverflowError, AttributeError, KeyError):
+        pass  # the unusual case: json_format's ParseDict has the checks and the messages
     try:
         return json_format.ParseDict(normalised, response_class(), ignore_unknown_fields=True)
     except PARSE_FAILURES as exc:

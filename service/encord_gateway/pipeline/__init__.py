@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from opentelemetry import trace
 
-from ..access.limits import CallerLimiter
+from ..access.limits import Limiter
 from ..operations.engine import Engine
 from ..telemetry.metrics import Metrics
 from .access_log import AccessLog
@@ -56,7 +56,7 @@ __all__ = [
 
 def standard_interceptors(
     authenticator: Authenticator,
-    limiter: CallerLimiter,
+    limiter: Limiter,
     metrics: Metrics,
     audit: AuditTrail,
     *,
@@ -91,7 +91,7 @@ def standard_interceptors(
 def standard_pipeline(
     engine: Engine,
     authenticator: Authenticator,
-    limiter: CallerLimiter,
+    limiter: Limiter,
     metrics: Metrics,
     audit: AuditTrail,
     *,

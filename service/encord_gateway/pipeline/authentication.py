@@ -16,15 +16,15 @@ MAX_AUTHORIZATION_LENGTH = 4096
 
 
 class Authenticator(Protocol):
-    def authenticate(self, token: str) -> CallerIdentity | None: ...
-    def caller_for_certificate(self, subject: str, sans: Sequence[str]) -> CallerIdentity | None: ...
+    async def authenticate(self, token: str) -> CallerIdentity | None: ...
+    async def caller_for_certificate(self, subject: str, sans: Sequence[str]) -> CallerIdentity | None: ...
 
 
 def unauthenticated(text: str, reason: str) -> GatewayError:
     return GatewayError(grpc.StatusCode.UNAUTHENTICATED, text, reason=reason)
 
 
-def authenticate(authenticator: Authenticator, header: str | None, peer: Peer | None) -> CallerIdentity:
+async def authenticate(authenticator: Authenticator, header: str | None, peer: Peer | None) -> CallerIdentity:
     """The caller named by an `authorization: Bearer` header, else by the mTLS client certificate."""
     if header:
         token = header[len(BEARER_PREFIX) :].strip()
@@ -34,12 +34,12 @@ def authenticate(authenticator: Authenticator, header: str | None, peer: Peer | 
             or not (token.isascii() and token.isprintable())  # tokens are ASCII; bytes that are not never match
         ):
             raise unauthenticated("authorization must be 'Bearer <token>'", "MALFORMED_CREDENTIALS")
-        caller = authenticator.authenticate(token)
+        caller = await authenticator.authenticate(token)
         if caller is None:
             raise unauthenticated("the bearer token is not valid (unknown, expired or revoked)", "INVALID_TOKEN")
         return caller
     if peer is not None and peer.certificate_subject is not None:
-        caller = authenticator.caller_for_certificate(peer.certificate_subject, peer.certificate_sans)
+        caller = await authenticator.caller_for_certificate(peer.certificate_subject, peer.certificate_sans)
         if caller is None:
             raise unauthenticated("the client certificate is not mapped to a caller", "UNKNOWN_CERTIFICATE")
         return caller
@@ -51,5 +51,5 @@ class Authentication:
         self._authenticator = authenticator
 
     async def intercept(self, call: Call, proceed: Proceed) -> None:
-        call.caller = authenticate(self._authenticator, call.metadata.get("authorization"), call.peer)
+        call.caller = await authenticate(self._authenticator, call.metadata.get("authorization"), call.peer)
         await proceed(call)

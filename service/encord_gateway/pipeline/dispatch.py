@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-import grpc
 from google.protobuf import message
 
-from ..errors import GatewayError
 from ..operations.engine import CallContext, Engine, Outcome
 from .call import CACHE_METADATA, Call, CallKind
 
@@ -48,11 +46,7 @@ class Dispatch:
         elif call.kind == CallKind.SERVER_STREAM:
             async for item in self._engine.stream(call.spec, request, context):
                 await call.respond(item)
-        else:
-            # Bidirectional streams: the first message is `request`; the rest are in `call.messages`, and
-            # answers go out through `call.respond`. The engine's entry for them goes here.
-            raise GatewayError(
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"{call.spec.full_name} is a bidirectional stream, which no operation implements yet",
-                reason="UNIMPLEMENTED",
-            )
+        else:  # a stream of files: the first message (`request`) says where they go; the rest are the files
+            assert call.messages is not None
+            async for item in self._engine.file_stream(call.spec, request, call.messages, context):
+                await call.respond(item)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import grpc
 
-from ..access.limits import CallerLimiter, LimitExceeded
+from ..access.limits import Limiter, LimitExceeded
 from ..errors import GatewayError
 from ..operations.catalog import OperationSpec
 from .call import Call, CallKind, Proceed
 
 
 class Limits:
-    def __init__(self, limiter: CallerLimiter) -> None:
+    def __init__(self, limiter: Limiter) -> None:
         self._limiter = limiter
 
     @staticmethod
@@ -25,7 +25,7 @@ class Limits:
         caller = call.caller
         assert caller is not None, "limits apply after authentication"
         try:
-            admission = self._limiter.admit(caller.name, caller.policy.limits)
+            admission = await self._limiter.acquire(caller.name, caller.policy.limits)
         except LimitExceeded as exceeded:
             raise GatewayError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
@@ -33,5 +33,5 @@ class Limits:
                 reason="CALLER_RATE_LIMITED" if exceeded.kind == "rate" else "CALLER_CONCURRENCY_LIMITED",
                 retry_after=exceeded.retry_after,
             ) from None
-        with admission:
+        async with admission:
             await proceed(call)

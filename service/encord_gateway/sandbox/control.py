@@ -1,5 +1,6 @@
 """The control API standing in for Encord's web app: register users' keys, seed data units, storage items and
-cloud integrations, tag folders, make workflow templates, health, the request log, faults."""
+cloud integrations (and what their buckets hold), tag folders, make workflow templates, expire upload URLs, health,
+the request log, faults."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from .appkeys import FAULTS, REQUEST_LOG, STORE
 from .blobs import signed_url
 from .domains.datasets import Dataset, add_data_unit, data_row_v1, mirror_items
 from .domains.ml_models import WEIGHTS_PATH, weights_file
-from .domains.organisation import seed_integration, sign_up
+from .domains.organisation import CloudIntegration, seed_integration, sign_up
 from .domains.projects import create_workflow_template
 from .domains.storage import Folder, Item, item_v2, seed_items
+from .domains.uploads import expire_next_urls, set_bucket
 from .domains.users import register_key
 from .errors import ApiError
 from .faults import FaultError, parse_fault
@@ -177,6 +179,36 @@ async def create_template(request: web.Request) -> web.Response:
     return web.json_response({"uuid": template.uuid, "title": template.title, "stages": template.stages}, status=201)
 
 
+async def expire_upload_urls(request: web.Request) -> web.Response:
+    """Make the next `{"count": n}` signed upload URLs already expired, as URLs that expire mid-upload; 204."""
+    body = await _json_body(request)
+    count = body.get("count") if isinstance(body, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        return _bad_request("'count' must be a whole number")
+    store = request.app[STORE]
+    with store.transaction():
+        expire_next_urls(store, count)
+    return web.Response(status=204)
+
+
+async def set_cloud_bucket(request: web.Request) -> web.Response:
+    """What a cloud integration's bucket holds: `{"objects": [urls] (found by cloud-synced folder syncs),
+    "failures": {url: error} (imports of those URLs fail with the error)}`, added to what it held; 200."""
+    body = await _json_body(request)
+    objects = body.get("objects", []) if isinstance(body, dict) else None
+    failures = body.get("failures", {}) if isinstance(body, dict) else None
+    if not isinstance(objects, list) or not all(isinstance(url, str) for url in objects):
+        return _bad_request("'objects' must be a list of object URLs")
+    if not isinstance(failures, dict) or not all(isinstance(error, str) for error in failures.values()):
+        return _bad_request("'failures' must map object URLs to error messages")
+    store = request.app[STORE]
+    with store.transaction():
+        if store.get(CloudIntegration, request.match_info["integration_uuid"]) is None:
+            return web.json_response({"message": "no such cloud integration"}, status=404)
+        bucket = set_bucket(store, request.match_info["integration_uuid"], objects, failures)
+    return web.json_response({"objects": bucket.objects, "failures": bucket.failures})
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -228,6 +260,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/sandbox/v1/storage/folders/{folder_uuid}/items", seed_storage_items)
     app.router.add_put("/sandbox/v1/storage/folders/{folder_uuid}/organisation-tags", tag_storage_folder)
     app.router.add_post("/sandbox/v1/storage/items/{item_uuid}/signed-url", sign_item_url)
+    app.router.add_post("/sandbox/v1/uploads/expired-urls", expire_upload_urls)
+    app.router.add_post("/sandbox/v1/cloud-integrations/{integration_uuid}/bucket", set_cloud_bucket)
     app.router.add_get("/sandbox/v1/health", health)
     app.router.add_get("/sandbox/v1/requests", list_requests)
     app.router.add_delete("/sandbox/v1/requests", clear_requests)

@@ -24,6 +24,9 @@ FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"
 _FAULT_KEYS = frozenset({"match", "times", "delay_seconds", "status", "headers", "body", "reset"})
 _MATCH_KEYS = frozenset({"api", "query_type", "query_method", "method", "path_prefix"})
 
+BLOB_API = "blob"
+"""The `api` of requests to signed URLs (blobs.py): faulted only by faults that name it."""
+
 FAULT_ID = web.RequestKey("fault_id", str)
 """Set on a request a delay-only fault let through, so its normal request-log entry names the fault."""
 
@@ -56,6 +59,8 @@ class FaultMatch:
     path_prefix: str | None = None
 
     def matches(self, facts: RequestFacts) -> bool:
+        if facts.api == BLOB_API and self.api != BLOB_API:
+            return False  # the bucket behind signed URLs fails only when a fault names it
         return (
             (self.api is None or self.api == facts.api)
             and (self.query_type is None or self.query_type == facts.query_type)
@@ -121,8 +126,8 @@ def parse_fault(raw: Any) -> Fault:
     if unknown := sorted(set(match_raw) - _MATCH_KEYS):
         raise FaultError(f"unknown 'match' members: {', '.join(unknown)}")
     match = FaultMatch(**{k: _optional_str(match_raw, k) for k in _MATCH_KEYS})
-    if match.api not in (None, "v1", "v2"):
-        raise FaultError("'match.api' must be 'v1' or 'v2'")
+    if match.api not in (None, "v1", "v2", BLOB_API):
+        raise FaultError("'match.api' must be 'v1', 'v2' or 'blob'")
 
     times = raw.get("times", 1)
     if isinstance(times, bool) or not isinstance(times, int) or times < 0:

@@ -4,7 +4,8 @@ A user acts on a resource with the strongest of two roles: the one it was given 
 P-07/D-06) and the ones groups it belongs to were granted (P-10, D-09, O-05). `members` holds that effective
 role of everyone who can see the resource, so that `role_of`, `visible` and the members index answer for
 group grants too; `direct_members` and `group_members` are what it is made of, and every change to either
-goes through this module, which recomputes `members`.
+goes through this module, which recomputes `members`. Storage folders (S-19) keep their members the same way,
+with string roles (`Membered`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .errors import forbidden, invalid, not_found
 from .filters import ListFilter
@@ -25,9 +26,27 @@ if TYPE_CHECKING:
 # The role integer of an admin, for every kind of resource (§6.2); the owner of anything is its admin.
 ADMIN = 0
 
-# Roles from strongest to weakest, for kinds whose role integers are not already in that order: a project's
-# team manager outranks its annotators and reviewers (§6.2). Other kinds: the smaller integer is stronger.
-ROLE_STRENGTH: dict[str, tuple[int, ...]] = {"project": (ADMIN, 4, 3, 2, 1, 5)}
+# A role on a resource: an integer (projects, datasets, ontologies) or a string (storage folders), as on the wire.
+Role = int | str
+
+# Roles from strongest to weakest, for kinds whose roles are not integers already in that order: a project's
+# team manager outranks its annotators and reviewers, a folder's admin its users (§6.2). Other kinds: the
+# smaller integer is stronger.
+ROLE_STRENGTH: dict[str, tuple[Role, ...]] = {"project": (ADMIN, 4, 3, 2, 1, 5), "storage_folder": ("admin", "user")}
+
+
+class Membered(Protocol):
+    """A record users reach directly and through groups: a Resource, or a storage folder."""
+
+    owner: str
+    members: dict[str, Any]
+    direct_members: dict[str, Any] | None
+    group_members: dict[str, Any]
+    created_at: datetime
+
+    def direct(self) -> dict[str, Any]: ...
+
+    def touch(self) -> None: ...
 
 
 @dataclass(kw_only=True)
@@ -104,14 +123,14 @@ def listing(store: Store, cls: type[R], user: User, flt: ListFilter) -> list[R]:
     return [r for r in store.find(cls, "members", user.email) if flt.matches(r)]
 
 
-def strongest(kind: str, roles: Iterable[int]) -> int:
+def strongest(kind: str, roles: Iterable[Role]) -> Role:
     """The strongest of several roles on a resource of `kind` (there must be at least one)."""
     order = ROLE_STRENGTH.get(kind)
     return min(roles, key=lambda role: order.index(role) if order and role in order else role)
 
 
 def _recompute(
-    store: Store, record: Resource, direct: Mapping[str, int], granted: Mapping[str, int], *, edited: bool
+    store: Store, record: Membered, direct: Mapping[str, Role], granted: Mapping[str, Role], *, edited: bool
 ) -> None:
     kind = kind_of(type(record)).name
     record.direct_members, record.group_members = dict(direct), dict(granted)
@@ -125,7 +144,7 @@ def _recompute(
     store.put(record)
 
 
-def add_members(store: Store, record: Resource, emails: list[str], role: int) -> None:
+def add_members(store: Store, record: Membered, emails: list[str], role: Role) -> None:
     """Existing direct members keep their role (P-07, D-06)."""
     direct = record.direct()
     for email in emails:
@@ -133,7 +152,7 @@ def add_members(store: Store, record: Resource, emails: list[str], role: int) ->
     _recompute(store, record, direct, record.group_members, edited=True)
 
 
-def remove_members(store: Store, record: Resource, emails: Iterable[str]) -> None:
+def remove_members(store: Store, record: Membered, emails: Iterable[str]) -> None:
     """Take away the roles users were given on the resource itself; e-mails without one are ignored (P-09, D-08).
     Access a group grants them stays."""
     gone = set(emails)
@@ -141,7 +160,7 @@ def remove_members(store: Store, record: Resource, emails: Iterable[str]) -> Non
     _recompute(store, record, direct, record.group_members, edited=True)
 
 
-def set_group_members(store: Store, record: Resource, granted: Mapping[str, int]) -> None:
+def set_group_members(store: Store, record: Membered, granted: Mapping[str, Role]) -> None:
     """Replace who reaches the resource through groups (the groups domain computes it from grants and members).
     Not an edit of the resource: its `last_edited_at` stays."""
     if dict(granted) != record.group_members:

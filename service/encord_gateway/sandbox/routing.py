@@ -172,4 +172,7 @@ def route_params(method: str, path: str) -> tuple[str | None, str | None]:
     except ApiError:
         return None, None
     kind = route.resource_type
-    return kind, (params.get(f"{kind}_hash") if kind else None)
+    if kind is None:
+        return None, None
+    # Projects, datasets and ontologies are named by hash (`{project_hash}`), storage by UUID (`{folder_uuid}`).
+    return kind, params.get(f"{kind}_hash") or params.get(f"{kind}_uuid")

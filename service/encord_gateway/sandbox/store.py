@@ -72,6 +72,10 @@ class Kind:
     """Attributes indexed for `Store.find`: a string, a list of strings (each), or a dict (its keys)."""
     datetimes: frozenset[str]
     """Attributes typed `datetime` (or `datetime | None`): ISO 8601 in the JSON, datetimes in the record."""
+    attributes: tuple[str, ...]
+    """Every attribute of the dataclass, in declaration order: read once here, not for each record."""
+    attribute_set: frozenset[str]
+    """The same, for the membership test of every decoded member."""
 
 
 KINDS: dict[str, Kind] = {}
@@ -100,7 +104,8 @@ def register_kind(
         if parent_kinds and parent is None:
             raise ValueError(f"kind {name!r}: parent_kinds without a parent attribute")
         datetimes = frozenset(a for a, hint in hints.items() if datetime in (hint, *get_args(hint)))
-        kind = Kind(name, cls, id, parent, parent_kinds, keys, datetimes)
+        attributes = tuple(f.name for f in dataclasses.fields(cls))
+        kind = Kind(name, cls, id, parent, parent_kinds, keys, datetimes, attributes, frozenset(attributes))
         KINDS[name] = kind
         _BY_CLASS[cls] = kind
         return cls
@@ -130,7 +135,7 @@ def _micros(value: datetime) -> int:
 
 
 def _encode(kind: Kind, record: Any) -> str:
-    values = {f.name: getattr(record, f.name) for f in dataclasses.fields(record)}
+    values = {name: getattr(record, name) for name in kind.attributes}
     for name in kind.datetimes:
         if values[name] is not None:
             values[name] = values[name].isoformat()
@@ -143,7 +148,7 @@ def _decode(kind: Kind, data: str) -> Any:
         if values.get(name) is not None:
             values[name] = datetime.fromisoformat(values[name])
     # Members a later version of the dataclass dropped are ignored; new ones take their defaults.
-    known = {f.name for f in dataclasses.fields(kind.cls)}
+    known = kind.attribute_set
     return kind.cls(**{k: v for k, v in values.items() if k in known})
 
 

@@ -107,6 +107,14 @@ class Metrics:
             ["grpc_service", "grpc_method"],
             registry=self.registry,
         )
+
+        self.shared_cache_available = Gauge(
+            "encord_gateway_cache_available",
+            "1 while the cache can be used: always for the in-process cache; for the shared one, while Redis "
+            "answers and this replica hears invalidations (0: reads go to Encord uncached).",
+            registry=self.registry,
+        )
+
         self.http_rejected = Counter(
             "encord_gateway_http_rejected_total",
             "REST requests refused before reaching a method (malformed HTTP, request line or headers too large), by reason.",

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from encord_gateway.vault.errors import AuditError, InvalidArgumentError, VaultError
 from encord_gateway.vault.files import check_private_file, ensure_private_directory, write_private_file_once
@@ -26,6 +26,11 @@ from encord_gateway.vault.files import check_private_file, ensure_private_direct
 ENV_AUDIT_FILE = "ENCORD_GATEWAY_AUDIT_FILE"
 ENV_AUDIT_FAILURE_MODE = "ENCORD_GATEWAY_AUDIT_FAILURE_MODE"
 ENV_AUDIT_TIMEOUT = "ENCORD_GATEWAY_AUDIT_TIMEOUT"
+ENV_AUDIT_BACKEND = "ENCORD_GATEWAY_AUDIT_BACKEND"
+ENV_AUDIT_KEY = "ENCORD_GATEWAY_AUDIT_KEY"
+ENV_POSTGRES_DSN = "ENCORD_GATEWAY_POSTGRES_DSN"
+
+AUDIT_BACKENDS = ("file", "postgres")
 
 AUDIT_SUBDIR = "audit"
 AUDIT_FILE = "audit.log"
@@ -79,6 +84,17 @@ class AuditConfig:
     """Seconds an append may wait for the write, so a stuck sink cannot hang the gateway.
     Env: ENCORD_GATEWAY_AUDIT_TIMEOUT."""
 
+    backend: str = "file"
+    """"file" (this JSON-lines log, one per data directory) or "postgres" (one chain shared by every
+    replica, vault/audit_postgres.py). Env: ENCORD_GATEWAY_AUDIT_BACKEND."""
+
+    postgres_dsn: str = field(default="", repr=False)
+    """The database of the "postgres" backend. Env: ENCORD_GATEWAY_POSTGRES_DSN."""
+
+    key: str = field(default="", repr=False)
+    """Base64 key of the "postgres" backend's identifier hashes and chain, kept outside the database.
+    Env: ENCORD_GATEWAY_AUDIT_KEY."""
+
     @classmethod
     def from_env(cls, data_dir: Path, environ: Mapping[str, str] | None = None) -> AuditConfig:
         env = os.environ if environ is None else environ
@@ -89,7 +105,13 @@ class AuditConfig:
             timeout = float(raw_timeout)
         except ValueError:
             raise VaultError(f"{ENV_AUDIT_TIMEOUT} must be a number of seconds, not {raw_timeout!r}") from None
-        return cls(Path(path), mode, timeout)
+        dsn, key = env.get(ENV_POSTGRES_DSN, ""), env.get(ENV_AUDIT_KEY, "")
+        backend = env.get(ENV_AUDIT_BACKEND) or ("postgres" if dsn and key else "file")
+        if backend not in AUDIT_BACKENDS:
+            raise VaultError(f"{ENV_AUDIT_BACKEND} must be one of {', '.join(AUDIT_BACKENDS)}, not {backend!r}")
+        if backend == "postgres" and not (dsn and key):
+            raise VaultError(f"the postgres audit backend needs {ENV_POSTGRES_DSN} and {ENV_AUDIT_KEY}")
+        return cls(Path(path), mode, timeout, backend, dsn, key)
 
 
 def salt_path(path: Path) -> Path:
@@ -133,6 +155,19 @@ def hash_identifier(salt: bytes, value: str) -> str:
     return f"hmac-sha256:{digest}"
 
 
+def hash_fields(salt: bytes, value: Any, key: str = "") -> Any:
+    """An event as it is logged: every string outside CLEAR_FIELDS (and anything not JSON) HMAC'd."""
+    if isinstance(value, Mapping):
+        return {str(k): hash_fields(salt, v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [hash_fields(salt, v, key) for v in value]
+    if isinstance(value, str) and key not in CLEAR_FIELDS:
+        return hash_identifier(salt, value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return hash_identifier(salt, str(value))
+
+
 def _canonical(entry: Mapping[str, Any]) -> bytes:
     return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
@@ -158,6 +193,14 @@ def _write_head(path: Path, head_key: bytes, seq: int, digest: str) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, location)  # no directory fsync: losing the rename leaves an older head, which is fine
+
+
+class AuditTrail(Protocol):
+    """What the gateway needs of an audit trail, wherever it is kept (this file log, or PostgreSQL)."""
+
+    async def append_async(self, event: Mapping[str, Any]) -> None: ...
+    async def recent(self, limit: int) -> list[AuditLine]: ...
+    async def verify(self) -> ChainCheck: ...
 
 
 class HeadError(Exception):
@@ -338,16 +381,16 @@ class AuditLog:
             self._failures += 1
         logger.warning("audit event not recorded (continuing): %s", message)
 
-    def _hash_fields(self, value: Any, key: str = "") -> Any:
-        if isinstance(value, Mapping):
-            return {str(k): self._hash_fields(v, str(k)) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self._hash_fields(v, key) for v in value]
-        if isinstance(value, str) and key not in CLEAR_FIELDS:
-            return self.hash_value(value)
-        if value is None or isinstance(value, bool | int | float | str):
-            return value
-        return self.hash_value(str(value))
+    def _hash_fields(self, value: Any) -> Any:
+        return hash_fields(self._identifier_salt, value)
+
+    async def recent(self, limit: int) -> list[AuditLine]:
+        """The last `limit` lines, oldest first (`read_recent`, off the event loop)."""
+        return await asyncio.to_thread(read_recent, self.path, limit)
+
+    async def verify(self) -> ChainCheck:
+        """`check_chain` of this log, off the event loop."""
+        return await asyncio.to_thread(check_chain, self.path, self._identifier_salt)
 
     def _run(self) -> None:
         while True:

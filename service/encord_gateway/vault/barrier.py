@@ -173,8 +173,9 @@ class Barrier:
     """Encrypts and decrypts record values; sealed (unusable) until it holds a keyring.
 
     `persist` is called with a changed keyring *before* the change takes effect, so a value is never
-    encrypted under a term that storage could lose. `reserve(term, count)` durably records that up
-    to `count` encryptions may have happened under `term`; it is called before those encryptions.
+    encrypted under a term that storage could lose. `reserve(term, block)` durably adds `block` to the
+    encryptions that may have happened under `term` and returns the new total (every replica's
+    reservations included); it is called before those encryptions.
     """
 
     def __init__(
@@ -182,7 +183,7 @@ class Barrier:
         keyring: Keyring | None = None,
         *,
         persist: Callable[[Keyring], None] | None = None,
-        reserve: Callable[[int, int], None] | None = None,
+        reserve: Callable[[int, int], int] | None = None,
         encryptions: int = 0,
     ) -> None:
         self._keyring = keyring
@@ -246,8 +247,10 @@ class Barrier:
             keyring = self.keyring
             term = keyring.active_term
             if self._encryptions >= self._reserved and self._reserve is not None:
-                self._reserve(term, self._encryptions + USAGE_RESERVATION)
-                self._reserved = self._encryptions + USAGE_RESERVATION
+                # The block reserved is the last USAGE_RESERVATION of the shared total: counting from its
+                # start makes this replica's count cover every replica's encryptions under the term.
+                self._reserved = self._reserve(term, USAGE_RESERVATION)
+                self._encryptions = self._reserved - USAGE_RESERVATION
             self._encryptions += 1
         nonce = os.urandom(NONCE_SIZE)
         header = struct.pack(">IB", term, FORMAT_VERSION) + nonce

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 
 from encord_gateway.vault import audit
 from encord_gateway.vault.credentials import RESOURCE_SCOPES, Vault, key_is_encrypted
 from encord_gateway.vault.errors import VaultError
+
+T = TypeVar("T")
 
 DATA_DIR_ENV = "ENCORD_GATEWAY_DATA_DIR"
 DEFAULT_DATA_DIR = ".gateway"
@@ -374,7 +377,38 @@ def _audit_path(explicit: Path | None) -> Path:
     return explicit if explicit is not None else audit.AuditConfig.from_env(data_dir()).path
 
 
+def _shared_audit(args: argparse.Namespace) -> audit.AuditConfig | None:
+    """The PostgreSQL trail's configuration when the environment selects it (and no file is named)."""
+    if args.path is not None:
+        return None
+    config = audit.AuditConfig.from_env(data_dir())
+    return config if config.backend == "postgres" else None
+
+
+def _with_shared_audit(config: audit.AuditConfig, use: Callable[[Any], Awaitable[T]]) -> T:
+    from encord_gateway.vault.audit_postgres import PostgresAuditLog, parse_key
+
+    async def run() -> T:
+        trail = await PostgresAuditLog.open(config.postgres_dsn, parse_key(config.key))
+        try:
+            return await use(trail)
+        finally:
+            await trail.close()
+
+    return asyncio.run(run())
+
+
 def _audit_verify(args: argparse.Namespace) -> int:
+    shared = _shared_audit(args)
+    if shared is not None:
+        try:
+            result = _with_shared_audit(shared, lambda trail: trail.verify())
+        except (VaultError, OSError) as exc:
+            return fail(f"cannot verify the audit trail in PostgreSQL: {exc}")
+        if not result.ok:
+            return fail(f"the audit trail in PostgreSQL is not intact (entry {result.line}): {result.problem}")
+        print("audit trail in PostgreSQL: chain intact")
+        return 0
     path = _audit_path(args.path)
     try:
         result = audit.check_chain(path)
@@ -390,11 +424,14 @@ def _audit_verify(args: argparse.Namespace) -> int:
 def _audit_list(args: argparse.Namespace) -> int:
     if not 1 <= args.limit <= 100_000:
         return fail("--limit must be between 1 and 100000")
-    path = _audit_path(args.path)
+    shared = _shared_audit(args)
     try:
-        recent = audit.read_recent(path, args.limit)
-    except OSError as exc:
-        return fail(f"cannot read {path}: {exc.strerror}")
+        if shared is not None:
+            recent = _with_shared_audit(shared, lambda trail: trail.recent(args.limit))
+        else:
+            recent = audit.read_recent(_audit_path(args.path), args.limit)
+    except (VaultError, OSError) as exc:
+        return fail(f"cannot read the audit trail: {exc}")
     for line in recent:
         shown = line.entry if line.entry is not None else {"line": line.number, "damage": line.damage}
         print(json.dumps(shown, sort_keys=True, separators=(",", ":"), ensure_ascii=False))

@@ -674,8 +674,18 @@ class Vault:
         self._wrapped = wrapped
         self._store.put_meta(_USAGE_META, json.dumps({"term": keyring.active_term, "encryptions": 0}))
 
-    def _reserve_encryptions(self, term: int, count: int) -> None:
-        self._store.put_meta(_USAGE_META, json.dumps({"term": term, "encryptions": count}))
+    def _reserve_encryptions(self, term: int, block: int) -> int:
+        """Add `block` to the shared count of encryptions under `term`, atomically across replicas; the new total."""
+
+        def add(raw: str | None) -> str:
+            try:
+                usage = json.loads(raw) if raw else {}
+                stored = int(usage["encryptions"]) if usage.get("term") == term else 0
+            except (ValueError, KeyError, TypeError, AttributeError):
+                stored = self._config.rotate_after  # unreadable: assume the worst, so the term rotates soon
+            return json.dumps({"term": term, "encryptions": stored + block})
+
+        return int(json.loads(self._store.update_meta(_USAGE_META, add))["encryptions"])
 
     def _stored_encryptions(self, active_term: int) -> int:
         raw = self._store.get_meta(_USAGE_META)

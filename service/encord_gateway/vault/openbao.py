@@ -29,6 +29,9 @@ _TRANSIT_AAD = base64.b64encode(b"encord-gateway/vault/keyring/v1").decode("asci
 
 T = TypeVar("T")
 
+_MAX_CAS_ATTEMPTS = 64
+"""Check-and-set retries of one update: replicas contend on a counter a few times a minute at most."""
+
 
 def _module(name: str) -> ModuleType:
     """hvac is imported on first use, so that the embedded default never needs it (nor its stubs)."""
@@ -178,6 +181,20 @@ class OpenBaoKvStore:
 
     def put_meta(self, name: str, value: str) -> None:
         self._write(self._path("meta", _segment(name)), {"value": value}, cas=None)
+
+    def update_meta(self, name: str, change: Callable[[str | None], str]) -> str:
+        """Read, change and write back with KV v2 check-and-set on the version read; a replica that wrote in
+        between makes the write fail, and the change is made again on what it wrote."""
+        path = self._path("meta", _segment(name))
+        for _ in range(_MAX_CAS_ATTEMPTS):
+            found = self._read(path)
+            value = change(None if found is None else str(found[1].get("value", "")))
+            try:
+                self._write(path, {"value": value}, cas=0 if found is None else found[0])
+            except StoreConflictError:
+                continue
+            return value
+        raise StoreConflictError(f"{path} kept changing under {_MAX_CAS_ATTEMPTS} attempts to update it")
 
     def get_record(self, kind: str, organisation: str, id: str) -> StoredRecord | None:
         found = self._read(self._record_path(kind, organisation, id))

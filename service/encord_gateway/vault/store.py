@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,6 +76,11 @@ class Backend(Protocol):
 
     def put_meta(self, name: str, value: str) -> None:
         """Store a clear-text vault state value durably."""
+        ...
+
+    def update_meta(self, name: str, change: Callable[[str | None], str]) -> str:
+        """Replace a value by `change(current)` atomically (no other writer in between, whichever replica);
+        durable before it returns the new value. `change` may run more than once."""
         ...
 
     def get_record(self, kind: str, organisation: str, id: str) -> StoredRecord | None: ...
@@ -221,6 +226,16 @@ class SQLiteStore:
                 "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
                 (name, value),
             )
+
+    def update_meta(self, name: str, change: Callable[[str | None], str]) -> str:
+        with self._write() as conn:  # an IMMEDIATE transaction: other processes wait for it
+            row = conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+            value = change(None if row is None else str(row[0]))
+            conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, value),
+            )
+        return value
 
     def get_record(self, kind: str, organisation: str, id: str) -> StoredRecord | None:
         with self._lock:

@@ -20,6 +20,7 @@ from . import (
     organisation,
     projects,
     storage,
+    uploads,
     users,
     workflow,
 )
@@ -42,6 +43,7 @@ DOMAINS = (
     algorithms,
     ml_models,
     models,
+    uploads,
 )
 
 __all__ = ["DOMAINS"]

@@ -1,12 +1,14 @@
-"""Groups (U-09..U-16) and their grants on projects, datasets and ontologies (P-10, D-09, O-05).
+"""Groups (U-09..U-16) and their grants on projects, datasets, ontologies and storage folders (P-10, D-09, O-05, S-19).
 
 A group belongs to an organisation and holds some of its members. Granting a group a role on a resource gives every
-member that role there; `resources.set_group_members` keeps each granted resource's effective members up to date
-whenever a grant, a group's membership or the group itself changes.
+member that role there (on a folder, on everything below it too); `resources.set_group_members` keeps each granted
+resource's effective members up to date whenever a grant, a group's membership or the group itself changes.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,9 +17,12 @@ from .. import payloads
 from ..errors import forbidden, invalid, not_found
 from ..operations import NO_CONTENT, NoContent, V1Key, V1Operation, V2Call, V2Route
 from ..records import new_hash, now, v2_time
-from ..resources import Resource, require_admin, set_group_members, strongest, visible
-from ..store import Store, kind_named, register_kind
+from ..resources import Membered, Role, require_admin, set_group_members, strongest, visible
+from ..store import Store, kind_named, record_id, register_kind
 from .organisation import ADMIN_ROLE, current, home_of, membership, on_member_removed
+from .storage import ADMIN_ROLE as FOLDER_ADMIN
+from .storage import USER_ROLE as FOLDER_USER
+from .storage import visible_folder, writable_folder
 from .users import User
 
 # ---- records -----------------------------------------------------------------------------------
@@ -46,12 +51,52 @@ class GroupGrant:
     group_hash: str
     resource_kind: str
     resource_hash: str
-    role: int
+    """The resource's id: a project's, dataset's or ontology's hash, a storage folder's UUID."""
+    role: Role
     created_at: datetime
 
 
-# The roles a group may be granted, per kind of resource (§6.2).
-GRANTABLE_ROLES: dict[str, range] = {"project": range(6), "dataset": range(2), "ontology": range(2)}
+# Finds the resource a grant route names, if the caller may act on it (see it; administer it).
+Finder = Callable[[Store, Any, User], Membered]
+
+
+@dataclass(frozen=True)
+class Grantable:
+    """A kind of resource groups are granted roles on, and how its routes name and check it."""
+
+    param: str
+    """The route's path parameter holding the resource's id."""
+    roles: tuple[Role, ...]
+    """The roles a group may be granted (§6.2): integers, or strings for folders."""
+    find: Finder
+    """The resource, if the caller can see it (listing the grants)."""
+    administered: Finder
+    """The resource, if the caller administers it (granting and revoking)."""
+
+
+def _resource(kind: str, *, admin: bool) -> Finder:
+    def find(store: Store, resource_hash: Any, user: User) -> Membered:
+        record = visible(store, kind_named(kind).cls, resource_hash, user)
+        if admin:
+            require_admin(record, user)
+        found: Membered = record
+        return found
+
+    return find
+
+
+def _grantable(kind: str, roles: tuple[Role, ...]) -> Grantable:
+    return Grantable(f"{kind}_hash", roles, _resource(kind, admin=False), _resource(kind, admin=True))
+
+
+GRANTABLE: dict[str, Grantable] = {
+    "project": _grantable("project", tuple(range(6))),
+    "dataset": _grantable("dataset", (0, 1)),
+    "ontology": _grantable("ontology", (0, 1)),
+    # A folder's admin is whoever holds admin on it or on a folder above it; Encord answers a folder the caller
+    # cannot reach with an authorisation error, as every storage call does.
+    "storage_folder": Grantable("folder_uuid", (FOLDER_USER, FOLDER_ADMIN), visible_folder, writable_folder),
+}
 
 # ---- rules -------------------------------------------------------------------------------------
 
@@ -96,10 +141,10 @@ def create_group(store: Store, user: User, name: str, description: str) -> Group
 
 def refresh_resource(store: Store, kind: str, resource_hash: str) -> None:
     """Recompute who reaches one resource through groups, and with which role."""
-    record: Resource | None = store.get(kind_named(kind).cls, resource_hash)
+    record: Membered | None = store.get(kind_named(kind).cls, resource_hash)
     if record is None:
         return
-    roles: dict[str, list[int]] = {}
+    roles: dict[str, list[Role]] = {}
     for grant in store.find(GroupGrant, "resource_hash", resource_hash):
         group = store.get(Group, grant.group_hash)
         for email in group.members if group is not None else []:
@@ -148,13 +193,13 @@ def leave_groups(store: Store, organisation_hash: str, email: str) -> None:
             remove_group_users(store, group, [email])
 
 
-def grant(store: Store, user: User, kind: str, record: Resource, group_hashes: list[str], role: int) -> None:
-    """P-10, D-09, O-05 (POST): the resource's admin grants groups of its current organisation a role on it
-    (one of GRANTABLE_ROLES, which the handler checks)."""
-    require_admin(record, user)
+def grant(store: Store, user: User, kind: str, record: Membered, group_hashes: list[str], role: Role) -> None:
+    """P-10, D-09, O-05, S-19 (POST): the resource's admin (whom the handler checked) grants groups of its current
+    organisation a role on it (one of the kind's GRANTABLE roles, which the handler checks too)."""
+    resource_hash = record_id(record)
     groups = [organisation_group(store, user, h) for h in dict.fromkeys(group_hashes)]
     for group in groups:
-        key = f"{group.hash}/{record.hash}"
+        key = f"{group.hash}/{resource_hash}"
         existing = store.get(GroupGrant, key)
         created = existing.created_at if existing is not None else now()
         store.put(
@@ -162,20 +207,20 @@ def grant(store: Store, user: User, kind: str, record: Resource, group_hashes: l
                 key=key,
                 group_hash=group.hash,
                 resource_kind=kind,
-                resource_hash=record.hash,
+                resource_hash=resource_hash,
                 role=role,
                 created_at=created,
             )
         )
-    refresh_resource(store, kind, record.hash)
+    refresh_resource(store, kind, resource_hash)
 
 
-def revoke(store: Store, user: User, kind: str, record: Resource, group_hashes: list[str]) -> None:
-    """P-10, D-09, O-05 (DELETE): groups without a grant on the resource are ignored."""
-    require_admin(record, user)
+def revoke(store: Store, kind: str, record: Membered, group_hashes: list[str]) -> None:
+    """P-10, D-09, O-05, S-19 (DELETE, by the resource's admin): groups without a grant on it are ignored."""
+    resource_hash = record_id(record)
     for group_hash in group_hashes:
-        store.delete(GroupGrant, f"{group_hash}/{record.hash}")
-    refresh_resource(store, kind, record.hash)
+        store.delete(GroupGrant, f"{group_hash}/{resource_hash}")
+    refresh_resource(store, kind, resource_hash)
 
 
 # ---- wire shapes -------------------------------------------------------------------------------
@@ -191,7 +236,7 @@ def group_v2(group: Group) -> dict[str, Any]:
     }
 
 
-def entity_group_v2(store: Store, group: Group, record: Resource, role: int) -> dict[str, Any]:
+def entity_group_v2(store: Store, group: Group, record: Membered, role: Role) -> dict[str, Any]:
     """§7.13 entity group: a group with its role on a resource."""
     same = group.organisation_hash == home_of(store, record.owner)
     return group_v2(group) | {"isSameOrganisation": same, "userRole": role}
@@ -264,16 +309,20 @@ def v2_remove_group_users(call: V2Call) -> NoContent:
     return NO_CONTENT
 
 
-def _granted(call: V2Call, kind: str) -> Resource:
-    """The resource named by the route's `{<kind>_hash}`, if the caller can see it."""
-    found: Resource = visible(call.store, kind_named(kind).cls, call.params[f"{kind}_hash"], call.user)
-    return found
+def _role(body: dict[str, Any], grantable: Grantable) -> Role:
+    """The POST body's `userRole`: one of the kind's roles, of the same JSON type (`true` is not the role 1)."""
+    role = body.get("userRole")
+    for choice in grantable.roles:
+        if type(role) is type(choice) and role == choice:
+            return choice
+    raise invalid(f"'userRole' must be one of {', '.join(json.dumps(r) for r in grantable.roles)}")
 
 
 def _list_entity_groups(call: V2Call, kind: str) -> dict[str, Any]:
-    record = _granted(call, kind)
+    grantable = GRANTABLE[kind]
+    record = grantable.find(call.store, call.params[grantable.param], call.user)
     rows = []
-    for found in call.store.find(GroupGrant, "resource_hash", record.hash):
+    for found in call.store.find(GroupGrant, "resource_hash", record_id(record)):
         group = call.store.get(Group, found.group_hash)
         if group is not None:
             rows.append(entity_group_v2(call.store, group, record, found.role))
@@ -281,16 +330,19 @@ def _list_entity_groups(call: V2Call, kind: str) -> dict[str, Any]:
 
 
 def _add_entity_groups(call: V2Call, kind: str) -> NoContent:
+    grantable = GRANTABLE[kind]
+    record = grantable.administered(call.store, call.params[grantable.param], call.user)
     body = call.json_object()
-    role = payloads.integer(body, "userRole", choices=GRANTABLE_ROLES[kind])
+    role = _role(body, grantable)
     hashes = _group_hashes(body.get("groupHashList"), "groupHashList")
-    grant(call.store, call.user, kind, _granted(call, kind), hashes, role)
+    grant(call.store, call.user, kind, record, hashes, role)
     return NO_CONTENT
 
 
 def _remove_entity_groups(call: V2Call, kind: str) -> NoContent:
-    hashes = _group_hashes(call.query_lists.get("groupHashList"), "groupHashList")
-    revoke(call.store, call.user, kind, _granted(call, kind), hashes)
+    grantable = GRANTABLE[kind]
+    record = grantable.administered(call.store, call.params[grantable.param], call.user)
+    revoke(call.store, kind, record, _group_hashes(call.query_lists.get("groupHashList"), "groupHashList"))
     return NO_CONTENT
 
 
@@ -330,6 +382,18 @@ def v2_remove_ontology_groups(call: V2Call) -> NoContent:
     return _remove_entity_groups(call, "ontology")
 
 
+def v2_list_folder_groups(call: V2Call) -> dict[str, Any]:
+    return _list_entity_groups(call, "storage_folder")
+
+
+def v2_add_folder_groups(call: V2Call) -> NoContent:
+    return _add_entity_groups(call, "storage_folder")
+
+
+def v2_remove_folder_groups(call: V2Call) -> NoContent:
+    return _remove_entity_groups(call, "storage_folder")
+
+
 # ---- tables ------------------------------------------------------------------------------------
 
 V1: dict[V1Key, V1Operation] = {}
@@ -352,4 +416,7 @@ V2: tuple[V2Route, ...] = (
     V2Route("GET", "ontologies/{ontology_hash}/groups", v2_list_ontology_groups),  # O-05
     V2Route("POST", "ontologies/{ontology_hash}/groups", v2_add_ontology_groups),  # O-05
     V2Route("DELETE", "ontologies/{ontology_hash}/groups", v2_remove_ontology_groups),  # O-05
+    V2Route("GET", "storage/folders/{folder_uuid}/groups", v2_list_folder_groups),  # S-19
+    V2Route("POST", "storage/folders/{folder_uuid}/groups", v2_add_folder_groups),  # S-19
+    V2Route("DELETE", "storage/folders/{folder_uuid}/groups", v2_remove_folder_groups),  # S-19
 )

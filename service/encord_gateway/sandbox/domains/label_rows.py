@@ -1,4 +1,4 @@
-"""Label rows (L-01..L-07, L-11, L-13..L-15; L-08, L-09 by label hash; the legacy P-22, P-23).
+"""Label rows (L-01..L-07, L-11, L-13..L-15; L-08, L-09 by label hash; the legacy P-22, P-23; P-01's label rows).
 
 A label row holds the labels of one data unit of a project on one branch (`main` unless named). Data
 units without a row are listed with a null label hash until a row is created (L-04, L-05). A row's
@@ -27,7 +27,7 @@ from ..resources import visible
 from ..store import Store, register_kind
 from .analytics import label_facts, record_event
 from .datasets import DataRow, Dataset, data_row_v1
-from .projects import Project, data_unit_of, data_units_of, editor_of, stage_of
+from .projects import Project, data_unit_of, data_units_of, editor_of, lists_label_rows, stage_of
 from .users import User
 from .workflow import REVIEWING, Task, annotation_task_status, complete_task, project_tasks, reopen_task, task_of_unit
 
@@ -350,6 +350,18 @@ def metadata_v1(
     if images_data:
         record["images_data"] = data_row_v1(data).get("images_data")
     return record
+
+
+@lists_label_rows
+def project_label_rows_v1(store: Store, project: Project) -> list[dict[str, Any]]:
+    """The `label_rows` of the v1 project record (P-01): every data unit on the main branch, with a null label hash
+    until its row is created (the SDK's OrmProject.get_labels_list expects those), as L-01 lists them."""
+    rows = {row.data_hash: row for row in rows_of(store, project) if row.branch_name == MAIN}
+    return [
+        metadata_v1(project, unit, rows.get(data_hash), branch=MAIN, client_metadata=False, images_data=False,
+                    workflow_node=True)
+        for data_hash, unit in units_of(store, project).items()
+    ]  # fmt: skip
 
 
 def _data_unit_v1(data: DataRow, unit_hash: str, sequence: int, labels: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ makes them); only benchmark-QA projects follow none (the legacy manual-QA label 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -235,6 +236,19 @@ def data_unit_of(store: Store, project: Project, data_hash: str) -> tuple[DataRo
     return (row, dataset) if dataset is not None else None
 
 
+# P-01's record carries the label-row metadata of the project's data units (§7.4, §7.6), which the label-row domain
+# shapes from its own rules and the workflow's tasks. That domain comes later in DOMAINS (it reads projects), so it
+# registers its lister here when it is imported, as the groups domain listens for removed members.
+LabelRowsLister = Callable[[Store, Project], list[dict[str, Any]]]
+_LABEL_ROWS_LISTERS: list[LabelRowsLister] = []
+
+
+def lists_label_rows(lister: LabelRowsLister) -> LabelRowsLister:
+    """Register `lister(store, project)`, whose label-row metadata the project record lists (P-01)."""
+    _LABEL_ROWS_LISTERS.append(lister)
+    return lister
+
+
 def editor_of(store: Store, project: Project) -> dict[str, Any]:
     ontology = store.get(Ontology, project.ontology_hash)
     return ontology.editor if ontology is not None else {}
@@ -257,9 +271,7 @@ def project_v1(store: Store, project: Project, *, include_label_rows: bool) -> d
         "source_projects": list(project.source_projects),
     }
     if include_label_rows:
-        # Left empty: label rows are a later domain (label_rows.py, L-01 lists their metadata), which this
-        # one cannot import; filling it needs a hook the domain layout does not have yet.
-        record["label_rows"] = []
+        record["label_rows"] = [row for lister in _LABEL_ROWS_LISTERS for row in lister(store, project)]
     if project.workflow_manager_uuid is not None:
         record["workflow_manager_uuid"] = project.workflow_manager_uuid
     return record

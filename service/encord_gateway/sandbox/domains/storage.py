@@ -1,8 +1,9 @@
 """Encord storage (S-01..S-18, S-25, S-26, S-28): a tree of folders, the items in them, and the blobs behind both.
 
-Access follows the tree: a member of a folder (admin or user) reaches everything below it, and writes need an admin.
-Encord answers a folder or item that does not exist and one that is not the caller's alike, with an authorisation
-error. Data units backed by an item are the data rows whose `backing_item_uuid` names it; the datasets domain comes
+Access follows the tree: a member of a folder (admin or user) reaches everything below it with the strongest role it
+holds on the way up, and writes need an admin. A folder's members are kept as a project's are (`resources.py`): the
+users given a role on it and those a group granted one (S-19, in the groups domain). Encord answers a folder or item
+that does not exist and one that is not the caller's alike, with an authorisation error. Data units backed by an item are the data rows whose `backing_item_uuid` names it; the datasets domain comes
 later in DOMAINS, so its records are read (and, when items go, deleted) by kind name here. A folder synced to a
 dataset mirrors it: the datasets domain adds the data rows of what arrives, and what leaves takes its rows along.
 """
@@ -24,6 +25,7 @@ from ..errors import ApiError, forbidden, invalid
 from ..operations import NO_CONTENT, NoContent, V1Key, V1Operation, V2Call, V2Route
 from ..paging import page_size
 from ..records import new_hash, now, v2_time
+from ..resources import add_members, strongest
 from ..store import Store, kind_named, register_kind
 from .users import User
 
@@ -66,6 +68,8 @@ ORDERS = ("name", "createdAt")
 LAYOUT_TYPES = ("default-grid", "default-list", "custom")
 MAX_MIGRATIONS = 1000  # entries per S-28 call, as the SDK batches them
 MAX_SEEDED_BYTES = 16 * 1024 * 1024
+CLOUD_URL_SCHEMES = ("s3://", "gs://", "https://", "http://", "az://")
+"""What a cloud bucket URL starts with (S3, GCS, Azure, S3-compatible endpoints)."""
 UNIT_SIZE = range(1, 2**31)
 
 
@@ -87,11 +91,23 @@ class Folder:
     client_metadata: dict[str, Any] | None
     owner: str
     members: dict[str, str]
+    """Everyone given a role on this folder, directly or through a group, with the stronger of the two."""
     created_at: datetime
     last_edited_at: datetime
     synced_dataset_hash: str | None = None
     organisation_tags: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    direct_members: dict[str, str] | None = None
+    """Users given a role on the folder itself (its creator; who moved it to the top level); None for records from
+    before groups, whose members all are."""
+    group_members: dict[str, str] = field(default_factory=dict)
+    """Users reaching the folder through groups (S-19), with the strongest role their groups were granted."""
+    integration_hash: str | None = None
+    """A cloud-synced folder's integration and the bucket prefix it mirrors (S-01's cloudSyncedFolderParams, S-24)."""
+    remote_url: str | None = None
+
+    def direct(self) -> dict[str, str]:
+        return dict(self.members if self.direct_members is None else self.direct_members)
 
     def touch(self) -> None:
         self.last_edited_at = now()
@@ -182,8 +198,10 @@ def path_to_root(store: Store, folder: Folder) -> list[Folder]:
 
 
 def folder_role(store: Store, folder: Folder, email: str) -> str | None:
-    """The caller's role: their membership of the folder or of the nearest folder above it that has one."""
-    return next((f.members[email] for f in path_to_root(store, folder) if email in f.members), None)
+    """The caller's role: the strongest it holds on the folder or on any folder above it (a role reaches everything
+    below; one granted lower down never weakens it)."""
+    roles = [f.members[email] for f in path_to_root(store, folder) if email in f.members]
+    return str(strongest("storage_folder", roles)) if roles else None
 
 
 def visible_folder(store: Store, uuid: Any, user: User) -> Folder:
@@ -216,6 +234,7 @@ def create_folder(
     if parent is not None:
         writable_folder(store, parent, user)
     at = now()
+    members = {} if parent is not None else {user.email: ADMIN_ROLE}
     return store.put(
         Folder(
             uuid=new_hash(),
@@ -224,7 +243,8 @@ def create_folder(
             description=description,
             client_metadata=client_metadata,
             owner=user.email,
-            members={} if parent is not None else {user.email: ADMIN_ROLE},
+            members=members,
+            direct_members=dict(members),
             created_at=at,
             last_edited_at=at,
             synced_dataset_hash=synced_dataset_hash,
@@ -241,7 +261,14 @@ def subfolders(store: Store, folder: Folder, *, recursive: bool) -> list[Folder]
 
 
 def top_level_folders(store: Store, user: User) -> list[Folder]:
-    return [f for f in store.find(Folder, "members", user.email) if f.parent is None]
+    """The tops of what the user sees: folders it holds a role on whose parent it cannot see. A subfolder granted
+    to one of its groups is one of them; the folders above it stay out of its sight."""
+
+    def on_top(folder: Folder) -> bool:
+        parent = store.get(Folder, folder.parent) if folder.parent is not None else None
+        return parent is None or folder_role(store, parent, user.email) is None
+
+    return [f for f in store.find(Folder, "members", user.email) if on_top(f)]
 
 
 def every_visible_folder(store: Store, user: User) -> list[Folder]:
@@ -282,15 +309,19 @@ def delete_item(store: Store, item: Item, *, remove_unused_frames: bool) -> int:
 
 
 def delete_folder(store: Store, folder: Folder) -> tuple[int, int]:
-    """The folder and everything below it: (items removed, folders removed). A dataset's mirror stays."""
+    """The folder and everything below it, and the grants groups held on them (the groups domain comes later, so its
+    records are read by kind name): (items removed, folders removed). A dataset's mirror stays."""
     below = [folder, *subfolders(store, folder, recursive=True)]
     if synced := next((f for f in below if f.synced_dataset_hash is not None), None):
         raise invalid(f"storage folder {synced.uuid} mirrors dataset {synced.synced_dataset_hash}: delete the dataset")
+    grants = kind_named("group_grant")
     items = 0
     for each in reversed(below):
         for item in store.children(Item, each.uuid):
             if store.get(Item, item.uuid) is not None:  # not already gone as an unused frame
                 items += delete_item(store, item, remove_unused_frames=True)
+        for held in store.find(grants.cls, "resource_hash", each.uuid):
+            store.delete(grants.cls, getattr(held, grants.id))
         store.delete(Folder, each.uuid)
     return items, len(below)
 
@@ -303,7 +334,7 @@ def move_folders(store: Store, user: User, uuids: list[str], new_parent: str | N
         if target is not None and folder.uuid in {f.uuid for f in path_to_root(store, target)}:
             raise invalid(f"storage folder {folder.uuid} cannot move into itself or a folder below it")
         if target is None:
-            folder.members.setdefault(user.email, ADMIN_ROLE)
+            add_members(store, folder, [user.email], ADMIN_ROLE)
         folder.parent = target.uuid if target is not None else None
         folder.touch()
         store.put(folder)
@@ -734,9 +765,9 @@ def folder_v2(store: Store, folder: Folder, user: User) -> dict[str, Any]:
             {"uuid": f.uuid, "parentUuid": f.parent, "name": f.name, "syncedDatasetHash": f.synced_dataset_hash}
             for f in path_to_root(store, folder)
         ],
-        "folderType": "generic",
-        "integrationHash": None,
-        "remoteUrl": None,
+        "folderType": "cloudLinked" if folder.integration_hash is not None else "generic",
+        "integrationHash": folder.integration_hash,
+        "remoteUrl": folder.remote_url,
     }
 
 
@@ -801,10 +832,28 @@ def _one_page(results: list[dict[str, Any]]) -> dict[str, Any]:
 # ---- v2 handlers: folders ----------------------------------------------------------------------
 
 
+def _cloud_sync(call: V2Call, params: Any) -> tuple[str, str]:
+    """(integration, remote URL) of a cloud-synced folder: an integration of the caller's organisation, a bucket URL."""
+    params = payloads.as_object(params, "cloudSyncedFolderParams")
+    integration = payloads.text(params, "integrationUuid", non_empty=True)
+    remote_url = payloads.text(params, "remoteUrl", non_empty=True)
+    found = call.store.get(kind_named("cloud_integration").cls, integration)
+    if found is None or found.organisation_hash not in _organisations_of(call.store, call.user.email):
+        raise forbidden(f"cloud integration {integration} does not exist or you have no access to it")
+    if not remote_url.startswith(CLOUD_URL_SCHEMES):
+        raise invalid("'remoteUrl' must be a bucket URL (s3://, gs://, https://...)")
+    return integration, remote_url
+
+
+def _organisations_of(store: Store, email: str) -> set[str]:
+    return {member.organisation_hash for member in store.find(kind_named("organisation_member").cls, "email", email)}
+
+
 def v2_create_folder(call: V2Call) -> dict[str, Any]:
     body = call.json_object()
+    cloud_sync = None
     if body.get("cloudSyncedFolderParams") is not None:
-        raise invalid("cloud-synced folders need a cloud integration, which the sandbox does not model")
+        cloud_sync = _cloud_sync(call, body["cloudSyncedFolderParams"])
     metadata_text = payloads.optional_text(body, "clientMetadata")
     metadata = None
     if metadata_text is not None:
@@ -820,6 +869,9 @@ def v2_create_folder(call: V2Call) -> dict[str, Any]:
         parent=payloads.optional_text(body, "parent"),
         client_metadata=metadata,
     )
+    if cloud_sync is not None:
+        folder.integration_hash, folder.remote_url = cloud_sync
+        call.store.put(folder)
     return folder_v2(call.store, folder, call.user)
 
 
