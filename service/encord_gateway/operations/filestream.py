@@ -311,7 +311,7 @@ async def _renew(run: FileRun, scope: Scope, name: str) -> None:
     try:
         call = run.plan.build_call(step, scope)
     except MalformedUpstreamResult as exc:
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
     scope.results[name] = await run.send(call)
 
 
@@ -323,7 +323,7 @@ async def _answer(run: FileRun, step: StepPlan, scope: Scope, body: transfers.Bo
     try:
         call = run.plan.build_call(step, scope)
     except MalformedUpstreamResult as exc:
-        raise malformed(str(exc), label=f"{step.call.target} {step.call.method}") from None
+        raise malformed(str(exc), label=step.label) from None
     return await run.send(call)
 
 
