@@ -12,7 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from .access.store import AccessStore
 from .admin.handlers import AdminService
-from .backends import build_cache, build_limiter
+from .backends import build_cache, build_idempotency, build_limiter
 from .cache.backend import CacheBackend
 from .config import Settings
 from .edge import grpc_server, rest, tls
@@ -76,6 +76,7 @@ class Gateway:
         )
         self.cache: CacheBackend = build_cache(settings, self._shared_cache_changed)
         self.limiter = build_limiter(settings)
+        self.idempotency = idempotency if idempotency is not None else build_idempotency(settings)
         if tracer_provider is not None:
             self.cache = TracedCache(self.cache, tracer_provider)
         self.resolver = CredentialResolver(
@@ -98,7 +99,7 @@ class Gateway:
             trail,
             default_timeout=settings.default_timeout,
             admin_handlers=admin.handlers(self.specs),
-            idempotency=idempotency,
+            idempotency=self.idempotency,
             idempotency_window=settings.idempotency_window,
             tracer_provider=tracer_provider,
         )
@@ -225,7 +226,7 @@ class Gateway:
         self.pipeline.flush()
         await self.upstream.close()
         await self.resolver.close()
-        for component in (self.cache, self.limiter):
+        for component in (self.cache, self.limiter, self.idempotency):
             close = getattr(component, "close", None)
             if close is not None:
                 await close()

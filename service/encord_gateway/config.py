@@ -56,6 +56,7 @@ def _count(name: str, default: int, most: int) -> int:
 
 CACHE_BACKENDS = ("memory", "redis")
 LIMITS_BACKENDS = ("local", "redis")
+IDEMPOTENCY_BACKENDS = ("memory", "redis")
 ACCESS_BACKENDS = ("sqlite", "postgres")
 MAX_WORKERS = 64
 
@@ -151,6 +152,10 @@ class Settings:
     limits_backend: str = "local"
     """"local" (each process enforces caller limits alone) or "redis" (limits hold across replicas)
     (ENCORD_GATEWAY_LIMITS_BACKEND; default "redis" when ENCORD_GATEWAY_REDIS_URL is set)."""
+    idempotency_backend: str = "memory"
+    """"memory" (a write's request id is remembered by the replica that ran it) or "redis" (by every replica,
+    so that a retry through the load balancer is answered once) (ENCORD_GATEWAY_IDEMPOTENCY_BACKEND; default
+    "redis" when ENCORD_GATEWAY_REDIS_URL is set)."""
     access_backend: str = "sqlite"
     """"sqlite" (`<data dir>/access/tokens.db`) or "postgres" (ENCORD_GATEWAY_ACCESS_BACKEND; default
     "postgres" when ENCORD_GATEWAY_POSTGRES_DSN is set)."""
@@ -212,6 +217,9 @@ class Settings:
             postgres_dsn=postgres_dsn,
             cache_backend=_choice("CACHE_BACKEND", CACHE_BACKENDS, "redis" if redis_url else "memory"),
             limits_backend=_choice("LIMITS_BACKEND", LIMITS_BACKENDS, "redis" if redis_url else "local"),
+            idempotency_backend=_choice(
+                "IDEMPOTENCY_BACKEND", IDEMPOTENCY_BACKENDS, "redis" if redis_url else "memory"
+            ),
             access_backend=_choice("ACCESS_BACKEND", ACCESS_BACKENDS, "postgres" if postgres_dsn else "sqlite"),
             cache_invalidation_timeout=_seconds("CACHE_INVALIDATION_TIMEOUT", str(defaults.cache_invalidation_timeout)),
             workers=_count("WORKERS", 1, MAX_WORKERS),
@@ -226,8 +234,8 @@ class Settings:
         for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):
             if path is not None and not path.is_file():
                 raise SystemExit(f"TLS file {path} does not exist")
-        if "redis" in (self.cache_backend, self.limits_backend) and not self.redis_url:
-            raise SystemExit(f"the redis cache or limits backend needs {ENV_PREFIX}REDIS_URL")
+        if "redis" in (self.cache_backend, self.limits_backend, self.idempotency_backend) and not self.redis_url:
+            raise SystemExit(f"the redis cache, limits or idempotency backend needs {ENV_PREFIX}REDIS_URL")
         if self.access_backend == "postgres" and not self.postgres_dsn:
             raise SystemExit(f"the postgres access backend needs {ENV_PREFIX}POSTGRES_DSN")
         if not 1 <= self.workers <= MAX_WORKERS:
