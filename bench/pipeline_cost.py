@@ -98,10 +98,14 @@ def log(message: str) -> None:
 
 
 def baseline_revision() -> str | None:
-    """The last commit with the call chain (the parent of the commit that removed it), or None without git."""
+    """The last commit with the call chain (the parent of the commit that removed it), or None without git.
+
+    Along the first parents: the pipeline came in by a merge, whose first parent is main just before it, with
+    everything else main had by then; so the two sides differ by the pipeline alone."""
     try:
         removed = subprocess.run(
-            ["git", "log", "-1", "--diff-filter=D", "--format=%H", "--", PIPELINE_MARKER],
+            ["git", "log", "-1", "--first-parent", "--diff-merges=first-parent", "--no-patch", "--diff-filter=D", "--format=%H",
+             "--", PIPELINE_MARKER],
             cwd=ROOT, capture_output=True, text=True, check=True, timeout=30,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
