@@ -17,6 +17,10 @@ What is measured, in one run against a local sandbox (the Encord-compatible serv
    same wire call the gateway makes, without the gateway. Its rate is the sandbox's own ceiling on this
    machine, and the reference the cache-miss row should be compared with.
 
+After them, bench/pipeline_cost.py measures the interceptor pipeline: the gateway's CPU per cached and
+uncached call before and after it (the tree before it is extracted from git history), and p50/p99 of
+cache-miss reads spread over 1 and 100 organisations whose keys live in a real OpenBao dev server.
+
 Each phase runs for a fixed duration or a fixed number of calls, whichever comes first, after a short warm-up
 that is not measured. Load generator, gateway and sandbox share the machine's cores, so absolute numbers are
 a property of this machine; the ratios are the point. A second table shows where the CPU went (milliseconds
@@ -54,6 +58,7 @@ import aiohttp
 import credential_cost  # bench/ is on sys.path when this file runs as a script
 import grpc
 import label_export
+import pipeline_cost
 import sandbox_store
 import upload_files
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -642,6 +647,12 @@ def main(argv: list[str] | None = None) -> int:
     print(credential_cost.render(credential_cost.measure()))
     print()
     print(sandbox_store.render(sandbox_store.measure()))
+    print()
+    try:
+        print(pipeline_cost.render(pipeline_cost.measure(quick=args.quick)))
+    except StackError as exc:
+        log(f"pipeline measurements failed: {exc}")
+        return 2
     cores = os.cpu_count()
     print(
         f"\n{profile.duration:.0f} s or {profile.max_calls} calls per phase; async phases {ASYNC_CONCURRENCY} in flight, "

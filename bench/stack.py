@@ -80,9 +80,13 @@ class ManagedProcess:
             pass
 
 
-def _spawn(name: str, command: list[str], log_path: Path) -> ManagedProcess:
+def _spawn(name: str, command: list[str], log_path: Path, env: dict[str, str] | None = None) -> ManagedProcess:
+    """`env` adds to this process's environment."""
+    full_env = {**os.environ, **env} if env else None
     with log_path.open("ab") as output:  # the child keeps its own copy of the descriptor
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=full_env
+        )
     return ManagedProcess(name, process, log_path)
 
 
@@ -156,8 +160,10 @@ class GatewayEndpoints:
     """Origin of the metrics listener (`/metrics`, `/readyz`)."""
 
 
-def start_gateway(workdir: Path, data_dir: Path, upstream: str) -> tuple[ManagedProcess, GatewayEndpoints]:
-    """`encord_gateway.cli serve` against `upstream`; waits for `/readyz`."""
+def start_gateway(
+    workdir: Path, data_dir: Path, upstream: str, env: dict[str, str] | None = None
+) -> tuple[ManagedProcess, GatewayEndpoints]:
+    """`encord_gateway.cli serve` against `upstream` (`env`: added environment); waits for `/readyz`."""
     grpc_port, rest_port, metrics_port = free_port(), free_port(), free_port()
     command = [
         sys.executable,
@@ -175,7 +181,7 @@ def start_gateway(workdir: Path, data_dir: Path, upstream: str) -> tuple[Managed
         "--metrics-port",
         str(metrics_port),
     ]
-    proc = _spawn("gateway", command, workdir / "gateway.log")
+    proc = _spawn("gateway", command, workdir / "gateway.log", env)
     endpoints = GatewayEndpoints(grpc=f"127.0.0.1:{grpc_port}", metrics=f"http://127.0.0.1:{metrics_port}")
     try:
         _wait_ok(proc, endpoints.metrics + "/readyz")

@@ -8,20 +8,25 @@ import logging
 from dataclasses import dataclass
 
 from aiohttp import web
+from opentelemetry.sdk.trace import TracerProvider
 
 from .access.store import AccessStore
 from .admin.handlers import AdminService
-from .backends import build_cache, build_limiter
+from .backends import build_cache, build_idempotency, build_limiter
+from .cache.backend import CacheBackend
 from .config import Settings
 from .edge import grpc_server, rest, tls
-from .edge.chain import CallChain
 from .edge.httpserver import RestLimits, RestRunner
 from .operations.catalog import OperationSpec, load_catalog
 from .operations.engine import Engine
 from .operations.results import local_steps, result_steps
+from .pipeline import AuditTrail as CallAuditTrail
+from .pipeline import IdempotencyStore, standard_pipeline
 from .telemetry.metrics import Metrics
+from .telemetry.tracing import TracedCache, otlp_provider
 from .upstream.client import UpstreamClient
-from .upstream.credentials import CredentialResolver
+from .upstream.credentials import CredentialResolver, ResolverSettings
+from .upstream.isolation import BreakerSettings
 from .vault.audit import AuditTrail
 from .vault.credentials import Vault
 
@@ -47,34 +52,64 @@ class Gateway:
         vault: Vault,
         tokens: AccessStore,
         audit: AuditTrail | None = None,
+        *,
+        tracer_provider: TracerProvider | None = None,
+        idempotency: IdempotencyStore | None = None,
     ) -> None:
+        """`tracer_provider` overrides the one made from `settings.otlp_endpoint` (tests pass an in-memory one)."""
         self.settings = settings
         self.vault = vault
         self.metrics = Metrics()
         self.specs: dict[str, OperationSpec] = load_catalog()
+        self._owns_tracer_provider = tracer_provider is None and bool(settings.otlp_endpoint)
+        if tracer_provider is None and settings.otlp_endpoint:
+            tracer_provider = otlp_provider(settings.otlp_endpoint)
+        self.tracer_provider = tracer_provider
         self.upstream = UpstreamClient(
-            upstream_url, self.metrics, max_response_bytes=settings.upstream_max_response_bytes
+            upstream_url,
+            self.metrics,
+            max_connections=settings.upstream_max_connections,
+            organisation_concurrency=settings.upstream_organisation_concurrency,
+            breaker=BreakerSettings(settings.circuit_failures, settings.circuit_open_seconds),
+            max_response_bytes=settings.upstream_max_response_bytes,
+            tracer_provider=tracer_provider,
         )
-        self.cache = build_cache(settings, self._shared_cache_changed)
+        self.cache: CacheBackend = build_cache(settings, self._shared_cache_changed)
         self.limiter = build_limiter(settings)
-        self.resolver = CredentialResolver(vault)
+        self.idempotency = idempotency if idempotency is not None else build_idempotency(settings)
+        if tracer_provider is not None:
+            self.cache = TracedCache(self.cache, tracer_provider)
+        self.resolver = CredentialResolver(
+            vault,
+            ResolverSettings(vault_threads=settings.vault_threads),
+            metrics=self.metrics,
+            tracer_provider=tracer_provider,
+        )
         self.engine = Engine(
             self.upstream, self.resolver, self.cache, self.metrics, result_steps(vault, self.resolver), local_steps()
         )
         self.engine.check_steps(self.specs)
         admin = AdminService(vault, tokens, self.resolver, self.upstream, self.specs, audit, self.resolver.forget)
-        self.chain = CallChain(
+        trail = CallAuditTrail(audit, self.metrics)
+        self.pipeline = standard_pipeline(
             self.engine,
             tokens,
             self.limiter,
             self.metrics,
-            settings.default_timeout,
-            admin.handlers(self.specs),
-            audit,
+            trail,
+            default_timeout=settings.default_timeout,
+            admin_handlers=admin.handlers(self.specs),
+            idempotency=self.idempotency,
+            idempotency_window=settings.idempotency_window,
+            tracer_provider=tracer_provider,
         )
-        self.engine.observer = self.chain.credential_used
+        self.engine.observer = trail.credential_used
         self._grpc, self._health = grpc_server.build_server(
-            self.specs, self.chain, secure=settings.tls, reuse_port=settings.reuse_port
+            self.specs,
+            self.pipeline,
+            secure=settings.tls,
+            tracer_provider=tracer_provider,
+            reuse_port=settings.reuse_port,
         )
         self._runners: list[web.AppRunner] = []
         self._unsealer: asyncio.Task[None] | None = None
@@ -91,6 +126,7 @@ class Gateway:
     async def start(self) -> Endpoints:
         s = self.settings
         await self.upstream.start()
+        await self.resolver.start()
         start_cache = getattr(self.cache, "start", None)
         if start_cache is not None:  # a shared cache subscribes to invalidations; it serves uncached until it has
             await start_cache()
@@ -111,7 +147,8 @@ class Gateway:
         limits = RestLimits(
             s.rest_header_timeout, s.rest_body_timeout, s.rest_max_body_bytes, s.rest_max_document_bytes
         )
-        rest_runner = RestRunner(rest.build_app(self.specs, self.chain, limits), limits, self._rest_rejected)
+        rest_app = rest.build_app(self.specs, self.pipeline, limits, self.tracer_provider)
+        rest_runner = RestRunner(rest_app, limits, self._rest_rejected)
         rest_port = await self._serve(rest_runner, s.rest_port, ssl_context)
         metrics_port = await self._serve(
             web.AppRunner(self._metrics_app(), access_log=None), s.metrics_port, None, reuse_port=False
@@ -186,8 +223,12 @@ class Gateway:
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        self.pipeline.flush()
         await self.upstream.close()
-        for component in (self.cache, self.limiter):
+        await self.resolver.close()
+        for component in (self.cache, self.limiter, self.idempotency):
             close = getattr(component, "close", None)
             if close is not None:
                 await close()
+        if self._owns_tracer_provider and self.tracer_provider is not None:
+            await asyncio.to_thread(self.tracer_provider.shutdown)  # export what is still buffered

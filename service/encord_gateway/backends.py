@@ -7,6 +7,7 @@
 | audit trail         | `<data dir>/audit/audit.log`         | PostgreSQL, one chain (vault/audit_postgres)  |
 | read cache          | in-process                           | Redis + in-process layer (cache/redis.py)     |
 | caller limits       | in-process                           | Redis (access/shared_limits.py)               |
+| write request ids   | in-process                           | Redis (pipeline/idempotency_redis.py)         |
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .access.store import AccessStore, EmbeddedAccessStore
 from .cache.backend import CacheBackend
 from .cache.memory import MemoryCache
 from .config import Settings
+from .pipeline.idempotency_store import IdempotencyStore, MemoryIdempotencyStore
 from .vault import Vault
 from .vault.audit import AuditConfig, AuditLog, AuditTrail
 
@@ -108,3 +110,17 @@ def build_limiter(settings: Settings) -> Limiter:
             redis_client(settings.redis_url, settings.redis_timeout), prefix=settings.redis_prefix, lease_seconds=lease
         )
     return CallerLimiter()
+
+
+def build_idempotency(settings: Settings) -> IdempotencyStore:
+    """Where write request ids are remembered: this process, or Redis for every replica."""
+    if settings.idempotency_backend == "redis":
+        from .cluster.connections import redis_client
+        from .pipeline.idempotency_redis import RedisIdempotencyStore
+
+        # An id stays claimed while its write may still be running, then frees itself (a replica killed mid-write).
+        lease = settings.default_timeout + 30.0
+        return RedisIdempotencyStore(
+            redis_client(settings.redis_url, settings.redis_timeout), prefix=settings.redis_prefix, lease_seconds=lease
+        )
+    return MemoryIdempotencyStore()

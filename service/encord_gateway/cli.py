@@ -31,6 +31,8 @@ from .cluster import workers
 from .config import Settings
 from .errors import GatewayError
 from .operations import catalog, catalogue, overview
+from .telemetry import logs
+from .telemetry.logs import LOG_FORMATS, LOG_LEVELS
 from .vault import VaultError
 from .vault import commands as vault_commands
 from .vault.audit import AuditConfig, AuditLog
@@ -222,7 +224,9 @@ async def serve(settings: Settings) -> None:
 
 
 def _apply_flags(settings: Settings, args: argparse.Namespace) -> Settings:
-    for name in ("host", "grpc_port", "rest_port", "metrics_port", "sandbox_port", "upstream", "data_dir", "workers"):
+    flags = ("host", "grpc_port", "rest_port", "metrics_port", "sandbox_port", "upstream", "data_dir", "workers",
+             "log_format", "log_level", "otlp_endpoint")  # fmt: skip
+    for name in flags:
         value = getattr(args, name, None)
         if value is not None:
             setattr(settings, name, value)
@@ -235,6 +239,16 @@ def _listener_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rest-port", type=int, help="REST port (ENCORD_GATEWAY_REST_PORT, default 8080)")
     parser.add_argument("--metrics-port", type=int, help="metrics port (ENCORD_GATEWAY_METRICS_PORT, default 9464)")
     parser.add_argument("--data-dir", type=Path, help="state directory (ENCORD_GATEWAY_DATA_DIR, default .gateway)")
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, help="text (readable) or json, one object per line (default text)"
+    )
+    parser.add_argument("--log-level", choices=LOG_LEVELS, help="least severe level logged (default info)")
+    parser.add_argument(
+        "--otlp-endpoint",
+        metavar="URL",
+        help="export traces by OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces (ENCORD_GATEWAY_OTLP_ENDPOINT; "
+        "default: no traces)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -326,7 +340,7 @@ def _serve_argv(argv: Sequence[str] | None) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure("text", "info")
     args = build_parser().parse_args(argv)
     if args.command == "sandbox":
         from .sandbox.server import serve as serve_sandbox
@@ -337,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command in ("run", "serve"):
         settings = _apply_flags(Settings.from_env(), args)
         settings.check()
+        logs.configure(settings.log_format, settings.log_level)
         worker = os.environ.get(workers.WORKER_ENV) is not None
         settings.reuse_port = worker
         try:

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .telemetry.logs import LOG_FORMATS, LOG_LEVELS
+
 ENV_PREFIX = "ENCORD_GATEWAY_"
 
 
@@ -39,7 +41,7 @@ def _bytes(name: str, default: int) -> int:
 
 
 def _choice(name: str, choices: tuple[str, ...], default: str) -> str:
-    value = _env(name, "") or default
+    value = (_env(name, "") or default).strip().lower()
     if value not in choices:
         raise SystemExit(f"{ENV_PREFIX}{name} must be one of {', '.join(choices)}, not {value!r}")
     return value
@@ -54,6 +56,7 @@ def _count(name: str, default: int, most: int) -> int:
 
 CACHE_BACKENDS = ("memory", "redis")
 LIMITS_BACKENDS = ("local", "redis")
+IDEMPOTENCY_BACKENDS = ("memory", "redis")
 ACCESS_BACKENDS = ("sqlite", "postgres")
 MAX_WORKERS = 64
 
@@ -112,6 +115,27 @@ class Settings:
     upstream_max_response_bytes: int = 32 * 1024 * 1024
     """Most bytes read of one Encord answer; a longer one is refused, not buffered
     (ENCORD_GATEWAY_UPSTREAM_MAX_RESPONSE_BYTES)."""
+    upstream_max_connections: int = 100
+    """Connections to Encord in the shared pool (ENCORD_GATEWAY_UPSTREAM_MAX_CONNECTIONS)."""
+    upstream_organisation_concurrency: int = 25
+    """Requests to Encord one organisation may have in flight; its next ones wait for its own to finish
+    (ENCORD_GATEWAY_UPSTREAM_ORGANISATION_CONCURRENCY)."""
+    circuit_failures: int = 5
+    """Failing attempts in a row (no answer, 5xx) after which calls to an Encord host fail fast
+    (ENCORD_GATEWAY_CIRCUIT_FAILURES)."""
+    circuit_open_seconds: float = 5.0
+    """How long an open circuit fails calls before one probe is let through (ENCORD_GATEWAY_CIRCUIT_OPEN_SECONDS)."""
+    vault_threads: int = 4
+    """Worker threads for vault lookups, which never run on the event loop (ENCORD_GATEWAY_VAULT_THREADS)."""
+    idempotency_window: float = 3600.0
+    """Seconds a write's answer is kept for a repeat with the same request id (ENCORD_GATEWAY_IDEMPOTENCY_WINDOW)."""
+    log_format: str = "text"
+    """`text` (readable) or `json` (one object per line) (ENCORD_GATEWAY_LOG_FORMAT, --log-format)."""
+    log_level: str = "info"
+    """debug, info, warning or error (ENCORD_GATEWAY_LOG_LEVEL, --log-level)."""
+    otlp_endpoint: str | None = None
+    """OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; unset, no traces are exported
+    (ENCORD_GATEWAY_OTLP_ENDPOINT, else OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; --otlp-endpoint)."""
     redis_url: str = field(default="", repr=False)
     """Redis shared by the replicas, e.g. redis://redis:6379/0 (ENCORD_GATEWAY_REDIS_URL); setting it moves
     the cache and the caller limits there unless their backends say otherwise."""
@@ -128,6 +152,10 @@ class Settings:
     limits_backend: str = "local"
     """"local" (each process enforces caller limits alone) or "redis" (limits hold across replicas)
     (ENCORD_GATEWAY_LIMITS_BACKEND; default "redis" when ENCORD_GATEWAY_REDIS_URL is set)."""
+    idempotency_backend: str = "memory"
+    """"memory" (a write's request id is remembered by the replica that ran it) or "redis" (by every replica,
+    so that a retry through the load balancer is answered once) (ENCORD_GATEWAY_IDEMPOTENCY_BACKEND; default
+    "redis" when ENCORD_GATEWAY_REDIS_URL is set)."""
     access_backend: str = "sqlite"
     """"sqlite" (`<data dir>/access/tokens.db`) or "postgres" (ENCORD_GATEWAY_ACCESS_BACKEND; default
     "postgres" when ENCORD_GATEWAY_POSTGRES_DSN is set)."""
@@ -169,12 +197,29 @@ class Settings:
             rest_max_body_bytes=_bytes("REST_MAX_BODY_BYTES", defaults.rest_max_body_bytes),
             rest_max_document_bytes=_bytes("REST_MAX_DOCUMENT_BYTES", defaults.rest_max_document_bytes),
             upstream_max_response_bytes=_bytes("UPSTREAM_MAX_RESPONSE_BYTES", defaults.upstream_max_response_bytes),
+            upstream_max_connections=_count("UPSTREAM_MAX_CONNECTIONS", defaults.upstream_max_connections, 1_000_000),
+            upstream_organisation_concurrency=_count(
+                "UPSTREAM_ORGANISATION_CONCURRENCY", defaults.upstream_organisation_concurrency, 1_000_000
+            ),
+            circuit_failures=_count("CIRCUIT_FAILURES", defaults.circuit_failures, 1_000_000),
+            circuit_open_seconds=_seconds("CIRCUIT_OPEN_SECONDS", str(defaults.circuit_open_seconds)),
+            vault_threads=_count("VAULT_THREADS", defaults.vault_threads, 1_000_000),
+            idempotency_window=_seconds("IDEMPOTENCY_WINDOW", str(defaults.idempotency_window)),
+            log_format=_choice("LOG_FORMAT", LOG_FORMATS, defaults.log_format),
+            log_level=_choice("LOG_LEVEL", LOG_LEVELS, defaults.log_level),
+            otlp_endpoint=(
+                os.environ.get(ENV_PREFIX + "OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            )
+            or None,
             redis_url=redis_url,
             redis_prefix=_env("REDIS_PREFIX", defaults.redis_prefix),
             redis_timeout=_seconds("REDIS_TIMEOUT", str(defaults.redis_timeout)),
             postgres_dsn=postgres_dsn,
             cache_backend=_choice("CACHE_BACKEND", CACHE_BACKENDS, "redis" if redis_url else "memory"),
             limits_backend=_choice("LIMITS_BACKEND", LIMITS_BACKENDS, "redis" if redis_url else "local"),
+            idempotency_backend=_choice(
+                "IDEMPOTENCY_BACKEND", IDEMPOTENCY_BACKENDS, "redis" if redis_url else "memory"
+            ),
             access_backend=_choice("ACCESS_BACKEND", ACCESS_BACKENDS, "postgres" if postgres_dsn else "sqlite"),
             cache_invalidation_timeout=_seconds("CACHE_INVALIDATION_TIMEOUT", str(defaults.cache_invalidation_timeout)),
             workers=_count("WORKERS", 1, MAX_WORKERS),
@@ -189,8 +234,8 @@ class Settings:
         for path in (self.tls_cert_file, self.tls_key_file, self.tls_client_ca_file):
             if path is not None and not path.is_file():
                 raise SystemExit(f"TLS file {path} does not exist")
-        if "redis" in (self.cache_backend, self.limits_backend) and not self.redis_url:
-            raise SystemExit(f"the redis cache or limits backend needs {ENV_PREFIX}REDIS_URL")
+        if "redis" in (self.cache_backend, self.limits_backend, self.idempotency_backend) and not self.redis_url:
+            raise SystemExit(f"the redis cache, limits or idempotency backend needs {ENV_PREFIX}REDIS_URL")
         if self.access_backend == "postgres" and not self.postgres_dsn:
             raise SystemExit(f"the postgres access backend needs {ENV_PREFIX}POSTGRES_DSN")
         if not 1 <= self.workers <= MAX_WORKERS:

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from conftest import Sandbox, SandboxUser
 
 GATEWAY_STARTUP_SECONDS = 20.0
+CIRCUIT_FAILURES_ENV = "ENCORD_GATEWAY_CIRCUIT_FAILURES"
+TEST_CIRCUIT_FAILURES = 1_000_000
 GATEWAY_STOP_SECONDS = 10.0
 CLI = [sys.executable, "-m", "encord_gateway.cli"]
 
@@ -269,14 +271,14 @@ def launch_gateway(
         "--metrics-port",
         str(metrics_port),
     ]
-    process_env: dict[str, str] | None = None
-    if env:
-        process_env = dict(os.environ)
-        for name, value in env.items():
-            if value is None:
-                process_env.pop(name, None)
-            else:
-                process_env[name] = value
+    # The suite injects upstream faults on purpose, on a sandbox many gateways share: a circuit opened by one
+    # test would fail the next test's calls fast. Tests of the circuit breaker set their own threshold.
+    process_env = {**os.environ, CIRCUIT_FAILURES_ENV: str(TEST_CIRCUIT_FAILURES)}
+    for name, value in (env or {}).items():
+        if value is None:
+            process_env.pop(name, None)
+        else:
+            process_env[name] = value
     with log_path.open("ab") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=directory, env=process_env)
     gateway = GatewayProcess(

@@ -92,6 +92,7 @@ def test_quickstart_creates_gets_pages_streams_and_reads_error_info(
     assert UUID.fullmatch(project_hash)
     assert got == {"step": "get", "title": title}
     assert listed == {"step": "list", "listed": [project_hash], "streamed": [project_hash]}
+    assert re.fullmatch(r"[0-9a-f]{32}", error["metadata"].pop("request_id"))  # the gateway named the call
     assert error == {"step": "error", "code": "NOT_FOUND", "reason": "RESOURCE_NOT_FOUND_ERROR",
                      "domain": UPSTREAM_DOMAIN, "metadata": {"operation": "project GET"}}  # fmt: skip
     assert gateway.rest("GET", f"/v1/projects/{project_hash}").json()["description"] == "made by quickstart.ts"

@@ -6,6 +6,7 @@ each property is checked:
 - a write through one replica invalidates the other replica's cached read at once;
 - a token revoked through one replica is refused by the other on its next call;
 - a caller limited to N requests per second gets N across the cluster, not N per replica;
+- a write retried on the other replica with its request id is carried out once;
 - a replica SIGKILLed mid-load loses no acknowledged write, reads fail over through Envoy, and the
   errors stay within the calls that were in flight on it;
 - Redis stopped and started again: the replicas keep serving (uncached) and recover by themselves.
@@ -17,6 +18,7 @@ import json
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,6 +206,28 @@ def test_a_caller_limited_to_n_per_second_gets_n_across_the_cluster(cluster: Loc
     assert min(admitted) > 0  # both replicas admitted some...
     assert total <= allowed + 1, f"{total} calls admitted in {elapsed:.2f} s; the cluster-wide limit is {allowed:.0f}"
     assert total >= burst + rate * 1.0  # ...and the budget refilled: this is a rate, not a one-off quota
+
+
+def test_a_write_retried_on_the_other_replica_with_its_request_id_is_carried_out_once(cluster: LocalCluster) -> None:
+    a, b = cluster.replicas[:2]
+    title = f"idempotent {uuid.uuid4().hex[:8]}"
+    request = projects_pb2.CreateProjectRequest(title=title)
+    retried = (*auth(cluster.token), ("x-request-id", str(uuid.uuid4())))
+
+    first = projects(a.grpc).CreateProject(request, metadata=retried, timeout=CALL_TIMEOUT)
+    again, call = projects(b.grpc).CreateProject.with_call(request, metadata=retried, timeout=CALL_TIMEOUT)
+    with pytest.raises(grpc.RpcError) as reused:  # the same id for another write, on either replica
+        projects(b.grpc).CreateProject(
+            projects_pb2.CreateProjectRequest(title=title + " (other)"), metadata=retried, timeout=CALL_TIMEOUT
+        )
+
+    assert again.project_hash == first.project_hash
+    assert dict(call.initial_metadata())["x-idempotent-replay"] == "true"
+    assert reused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    listed = projects(a.grpc).ListProjects(
+        projects_pb2.ListProjectsRequest(title_eq=title), metadata=auth(cluster.token), timeout=CALL_TIMEOUT
+    )
+    assert [p.project_hash for p in listed.projects] == [first.project_hash]  # Encord saw one create
 
 
 # ---- faults -------------------------------------------------------------------------------------------

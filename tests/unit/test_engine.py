@@ -37,7 +37,6 @@ from encord_gateway.telemetry.metrics import Metrics
 from encord_gateway.upstream import signing
 from encord_gateway.upstream.client import UpstreamClient
 from encord_gateway.upstream.credentials import CredentialResolver
-from encord_gateway.vault.credentials import OrgKeyInfo
 from google.protobuf import empty_pb2
 from google.protobuf import message as protobuf_message
 
@@ -278,12 +277,9 @@ class Vault:
 
     signer: signing.Signer
 
-    def signer_for_org(self, organisation: str) -> signing.Signer:
+    def signing_key_for_org(self, organisation: str) -> tuple[str, signing.Signer]:
         assert organisation == ORGANISATION
-        return self.signer
-
-    def list_org_keys(self) -> list[OrgKeyInfo]:
-        return []
+        return self.signer.public_key_hex, self.signer
 
     def api_key_for(self, organisation: str, resource_type: str, resource_hash: str, scope: str) -> None:
         return None
@@ -314,6 +310,7 @@ async def engine(encord: Encord) -> AsyncIterator[Engine]:
     resolver = CredentialResolver(Vault(encord.signer))
     yield Engine(client, resolver, MemoryCache(), Metrics())
     await client.close()
+    await resolver.close()
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ class FakeUpstream:
 
 
 class Resolver:
-    def resolve(self, organisation: str, spec: Any = None, request: Any = None) -> Credential:
+    async def resolve(self, organisation: str, spec: Any = None, request: Any = None) -> Credential:
         return Credential("org_ssh_key", "cred")
 
     def record_use(self, credential: Credential) -> None:

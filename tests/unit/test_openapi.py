@@ -95,7 +95,7 @@ def test_every_rest_route_appears_with_its_verb_and_path() -> None:
 
 
 def test_the_documented_paths_are_the_paths_the_app_serves() -> None:
-    app = build_app(SPECS, chain=None)  # type: ignore[arg-type]  # routes only; nothing is called
+    app = build_app(SPECS, pipeline=None)  # type: ignore[arg-type]  # routes only; nothing is called
     served = {(route.method, route.resource.canonical) for route in app.router.routes() if route.resource}
     for path, verb, _ in operations():
         assert (verb.upper(), path) in served

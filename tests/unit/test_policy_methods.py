@@ -18,9 +18,9 @@ from encord_gateway._generated.encord.gateway.admin.v1 import callers_pb2
 from encord_gateway.access import TokenStore
 from encord_gateway.access.policy import PolicyError, check_methods, parse_policy
 from encord_gateway.admin.handlers import AdminService
-from encord_gateway.edge.chain import AdminCall
 from encord_gateway.errors import GatewayError
 from encord_gateway.operations.catalog import load_catalog
+from encord_gateway.pipeline import AdminCall
 from google.protobuf import json_format
 
 SPECS = load_catalog()

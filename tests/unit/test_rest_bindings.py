@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +21,8 @@ from encord_gateway._generated.encord.gateway.v1 import options_pb2
 from encord_gateway.edge import openapi
 from encord_gateway.edge.rest import build_app
 from encord_gateway.operations import catalog
-from encord_gateway.operations.catalog import OperationSpec
 from encord_gateway.operations.engine import Outcome
+from encord_gateway.pipeline import Call
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, json_format, message, message_factory
 from google.rpc import code_pb2
@@ -163,21 +163,14 @@ ANSWERS: dict[str, Callable[[Any], message.Message]] = {
 
 @dataclass
 class FakeChain:
-    """Stands in for edge/chain.py's CallChain: no authentication, no engine, one answer per method."""
+    """Stands in for the pipeline: no authentication, no engine, one answer per method."""
 
     calls: list[tuple[str, message.Message]] = field(default_factory=list)
 
-    async def run(
-        self,
-        spec: OperationSpec,
-        read: Callable[[], Awaitable[message.Message]],
-        metadata: Any,
-        time_remaining: Any,
-        peer: Any = None,
-    ) -> Outcome:
-        request = await read()  # the real chain authenticates first, then reads
-        self.calls.append((spec.method, request))
-        return Outcome(ANSWERS[spec.method](request), None)
+    async def run(self, call: Call) -> None:
+        request = await call.read_request()  # the real pipeline authenticates first, then reads
+        self.calls.append((call.spec.method, request))
+        call.outcome = Outcome(ANSWERS[call.spec.method](request), None)
 
 
 @dataclass
@@ -193,7 +186,7 @@ class Rest:
         return response.status, await response.json()
 
     def only_request(self, method: str) -> dict[str, Any]:
-        """The single request message the chain received, as proto3 JSON with proto field names."""
+        """The single request message the pipeline received, as proto3 JSON with proto field names."""
         assert [name for name, _ in self.chain.calls] == [method], self.chain.calls
         return json_format.MessageToDict(self.chain.calls[0][1], preserving_proto_field_name=True)
 
@@ -201,7 +194,7 @@ class Rest:
 @pytest.fixture
 async def rest() -> AsyncIterator[Rest]:
     chain = FakeChain()
-    app = build_app(SPECS, chain)  # type: ignore[arg-type]  # the fake has CallChain's run()
+    app = build_app(SPECS, chain)  # type: ignore[arg-type]  # the fake has the pipeline's run()
     async with TestClient(TestServer(app, host="127.0.0.1", port=0)) as client:
         yield Rest(client, chain)
 

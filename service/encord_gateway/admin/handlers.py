@@ -16,9 +16,9 @@ from .._generated.encord.gateway.admin.v1 import credentials_pb2 as creds
 from ..access.policy import Policy, check_methods, parse_policy
 from ..access.store import AccessStore
 from ..access.tokens import CallerInfo, TokenInfo
-from ..edge.chain import AdminCall, AdminHandler
 from ..errors import GatewayError, invalid_argument
 from ..operations.catalog import OperationSpec
+from ..pipeline.dispatch import AdminCall, AdminHandler
 from ..upstream.client import UpstreamClient
 from ..upstream.credentials import CredentialResolver
 from ..vault import audit

@@ -1,1 +1,1 @@
-"""The edges callers reach: the gRPC server, the REST transcoder, and the shared call chain."""
+"""The edges callers reach: the gRPC server and the REST transcoder, both running calls through the pipeline."""

@@ -4,38 +4,35 @@ Installed on the transcoder's app by `install(app, specs)`; every rule here is H
 
 - 429 and 503 answers carry `Retry-After` (whole seconds: the google.rpc.RetryInfo delay rounded up, else 1);
 - a path served for other methods answers 405 with `Allow` (and the usual google.rpc.Status body);
-- `Request-Timeout: <seconds>` bounds a unary call; past it the answer is 504 DEADLINE_EXCEEDED;
+- (`Request-Timeout` and `grpc-timeout` are the call's deadline, passed into the pipeline by edge/rest.py);
 - CORS for the origins named in ENCORD_GATEWAY_CORS_ORIGINS (comma-separated; none by default);
 - `GET /` redirects to the docs page; `Server` names the product without versions.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
-import re
 from collections.abc import Awaitable, Callable
 
 import grpc
 from aiohttp import hdrs, web
 
-from ..errors import GatewayError, invalid_argument
+from ..errors import GatewayError
 from ..operations.catalog import OperationSpec
-from .openapi import REQUEST_TIMEOUT_HEADER, operation_id
 from .status import http_status
 
 CORS_ORIGINS_ENV = "ENCORD_GATEWAY_CORS_ORIGINS"
 SERVER_NAME = "encord-gateway"
 DEFAULT_RETRY_AFTER_SECONDS = 1
-MAX_REQUEST_TIMEOUT_SECONDS = 86_400.0
 DOCS_PATH = "/docs"
 CORS_MAX_AGE_SECONDS = 600
 # What a browser may send and read across origins: the API's own headers.
-CORS_ALLOW_HEADERS = "authorization, content-type, x-encord-organisation, x-request-id, request-timeout"
-CORS_EXPOSE_HEADERS = "x-cache, x-request-id, retry-after"
-_DURATION = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*$")
+CORS_ALLOW_HEADERS = (
+    "authorization, content-type, x-encord-organisation, x-request-id, request-timeout, grpc-timeout, traceparent"
+)
+CORS_EXPOSE_HEADERS = "x-cache, x-request-id, x-idempotent-replay, retry-after"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -44,7 +41,7 @@ def _status_json(error: GatewayError, headers: dict[str, str] | None = None) -> 
     from google.protobuf import json_format
 
     body = json_format.MessageToDict(error.to_status(), preserving_proto_field_name=True)
-    return web.json_response(body, status=http_status(error.code), headers=headers)
+    return web.json_response(body, status=http_status(error.code, error.reason), headers=headers)
 
 
 def cors_origins(environ: dict[str, str] | None = None) -> frozenset[str]:
@@ -74,26 +71,9 @@ def _retry_after(response: web.StreamResponse) -> str:
     return str(DEFAULT_RETRY_AFTER_SECONDS)
 
 
-def _request_timeout(request: web.Request) -> float | None:
-    raw = request.headers.get(REQUEST_TIMEOUT_HEADER)
-    if raw is None:
-        return None
-    match = _DURATION.match(raw)
-    seconds = float(match.group(1)) if match else 0.0
-    if not 0 < seconds <= MAX_REQUEST_TIMEOUT_SECONDS:
-        raise invalid_argument([(REQUEST_TIMEOUT_HEADER, "must be a number of seconds, 0 < s <= 86400 (e.g. 2.5)")])
-    return seconds
-
-
 def install(app: web.Application, specs: dict[str, OperationSpec], environ: dict[str, str] | None = None) -> None:
     """Add the conventions to the transcoder's app (its routes must already be added)."""
     origins = cors_origins(environ)
-    streaming_routes = frozenset(
-        operation_id(spec, index)
-        for spec in specs.values()
-        if spec.http is not None and spec.server_streaming
-        for index in range(len(spec.http.bindings))
-    )
 
     @web.middleware
     async def conventions(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -105,21 +85,7 @@ def install(app: web.Application, specs: dict[str, OperationSpec], environ: dict
         ):
             return _preflight(request)
         try:
-            timeout = _request_timeout(request)
-            route_name = request.match_info.route.name
-            if timeout is None or route_name in streaming_routes:  # a started stream cannot turn into a 504
-                return await handler(request)
-            try:
-                async with asyncio.timeout(timeout):
-                    return await handler(request)
-            except TimeoutError:
-                return _status_json(
-                    GatewayError(
-                        grpc.StatusCode.DEADLINE_EXCEEDED,
-                        f"the call took longer than its {REQUEST_TIMEOUT_HEADER} of {timeout:g} s",
-                        reason="REQUEST_TIMEOUT",
-                    )
-                )
+            return await handler(request)
         except web.HTTPMethodNotAllowed as refused:
             allowed = ", ".join(sorted(refused.allowed_methods))
             error = GatewayError(
@@ -130,8 +96,6 @@ def install(app: web.Application, specs: dict[str, OperationSpec], environ: dict
             response = _status_json(error, headers={hdrs.ALLOW: allowed})
             response.set_status(405)  # HTTP's own answer; the body keeps grpc-gateway's Status for the method
             return response
-        except GatewayError as error:
-            return _status_json(error)
 
     def _preflight(request: web.Request) -> web.Response:
         response = web.Response(status=204)

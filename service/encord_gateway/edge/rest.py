@@ -1,4 +1,4 @@
-"""REST/JSON transcoder on aiohttp: routes derived from the google.api.http rules, same chain as gRPC.
+"""REST/JSON transcoder on aiohttp: routes derived from the google.api.http rules, same pipeline as gRPC.
 
 Each binding of a rule (the primary one and its additional_bindings) is one route. A binding's body
 is the whole request less its path variables (`body: "*"`), the JSON of one request field (`body:
@@ -25,6 +25,7 @@ from typing import Any
 import grpc
 from aiohttp import http_exceptions, web
 from google.protobuf import descriptor, json_format, message, message_factory
+from opentelemetry import trace
 
 from .._generated.encord.gateway.v1 import options_pb2
 from ..errors import GatewayError, invalid_argument
@@ -32,10 +33,11 @@ from ..operations.catalog import HttpRule, OperationSpec
 from ..operations.descriptors import MessageDescriptor, has_option, option
 from ..operations.engine import Outcome
 from ..operations.wiremap import FREE_FORM
+from ..pipeline import Call, CallKind, Peer, Pipeline, RequestReader
+from ..telemetry.tracing import aiohttp_middlewares
 from . import conventions, docs, multipart
-from .chain import CallChain, Peer, RequestReader
 from .httpserver import RestLimits, error_response
-from .openapi import DOCUMENT_PATH, build_openapi, operation_id
+from .openapi import DOCUMENT_PATH, REQUEST_TIMEOUT_HEADER, build_openapi, operation_id
 from .status import status_of
 from .tls import peer_from_der
 from .transcode import body_fields, parse_request, request_fields
@@ -47,6 +49,12 @@ READ_CHUNK_BYTES = 256 * 1024
 # Refusals after which the connection is closed at once rather than lingered on: the client is not
 # sending (a body that stopped), so there is nothing of its request left worth waiting for.
 CLOSE_AFTER = frozenset({"REQUEST_BODY_TIMEOUT"})
+GRPC_TIMEOUT_HEADER = "grpc-timeout"
+MAX_TIMEOUT_SECONDS = 86_400.0
+# grpc-timeout is gRPC's own deadline header (PROTOCOL-HTTP2.md): at most 8 digits and a unit.
+_GRPC_TIMEOUT = re.compile(r"([0-9]{1,8})([HMSmun])")
+_GRPC_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+_SECONDS = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*")
 
 
 # ---- limits ----------------------------------------------------------------------------------------
@@ -168,15 +176,15 @@ def _default_json(msg_descriptor: MessageDescriptor, name: str) -> Any:
     return everything.get(name)
 
 
-def _answer(rule: HttpRule, outcome: Outcome) -> web.Response:
-    """A unary answer: one JSON document, with the cache verdict of a cacheable read."""
-    headers = {"x-cache": outcome.cache} if outcome.cache else {}
+def _answer(rule: HttpRule, outcome: Outcome, headers: dict[str, str]) -> web.Response:
+    """A unary answer: one JSON document, with the call's headers (request id, cache verdict of a read)."""
     return web.Response(text=_response_json(rule, outcome.response), content_type="application/json", headers=headers)
 
 
-async def _refusal(request: web.Request, error: GatewayError) -> web.StreamResponse:
+async def _refusal(request: web.Request, error: GatewayError, headers: dict[str, str]) -> web.StreamResponse:
     """The Status answer of a refused call; for a client that stopped sending, the connection closes with it."""
     response = error_response(error)
+    response.headers.update(headers)
     if error.reason in CLOSE_AFTER:
         response.force_close()
         await response.prepare(request)
@@ -190,37 +198,44 @@ def _status_line(error: GatewayError) -> bytes:
     return json.dumps(status).encode("utf-8") + b"\n"
 
 
-async def _stream_answer(
-    request: web.Request, rule: HttpRule, items: AsyncIterator[message.Message]
-) -> web.StreamResponse:
-    """A server stream as NDJSON: one JSON message per line; a failure after the first line ends the
-    stream with one more line, the google.rpc.Status JSON of the error (it has `code` and `details`).
+async def _streamed(request: web.Request, rule: HttpRule, call: Call, pipeline: Pipeline) -> web.StreamResponse:
+    """A server stream as NDJSON: one JSON message per line, written as the pipeline sends it; a failure
+    after the first line ends the stream with one more line, the google.rpc.Status JSON of the error (it
+    has `code` and `details`).
 
-    The first message is awaited before the headers go out, so that a call refused outright (auth,
-    validation, a missing resource) still answers with its HTTP status and one Status document.
+    The headers go out with the first message, so that a call refused outright (auth, validation, a
+    missing resource) still answers with its HTTP status and one Status document.
     """
+    response: web.StreamResponse | None = None
+
+    async def start() -> web.StreamResponse:
+        nonlocal response
+        if response is None:
+            response = web.StreamResponse(status=200, headers={"Content-Type": NDJSON, **call.response_metadata})
+            await response.prepare(request)
+        return response
+
+    async def send(item: message.Message) -> None:
+        line = _response_json(rule, item).encode("utf-8") + b"\n"
+        try:
+            await (await start()).write(line)
+        except ConnectionError:
+            raise GatewayError(
+                grpc.StatusCode.CANCELLED, "the client went away during the stream", reason="CLIENT_DISCONNECTED"
+            ) from None
+
+    call.send = send
     try:
-        first = await anext(items)
-    except StopAsyncIteration:
-        first = None
+        await pipeline.run(call)
     except GatewayError as error:
-        return await _refusal(request, error)
-    response = web.StreamResponse(status=200, headers={"Content-Type": NDJSON})
-    await response.prepare(request)
-    try:
-        if first is not None:
-            await response.write(_response_json(rule, first).encode("utf-8") + b"\n")
-            async for item in items:
-                await response.write(_response_json(rule, item).encode("utf-8") + b"\n")
-    except GatewayError as error:
+        if response is None:
+            return await _refusal(request, error, call.response_metadata)
+        if error.reason == "CLIENT_DISCONNECTED":
+            return response
         await response.write(_status_line(error))
-    except ConnectionError:
-        raise
-    except Exception:  # a bug: the headers went out, so the last line says it
-        log.exception("unexpected failure while streaming %r", request.raw_path[:200])  # %r: no line injection
-        await response.write(_status_line(GatewayError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL")))
-    await response.write_eof()
-    return response
+    finished = await start()
+    await finished.write_eof()
+    return finished
 
 
 # ---- routes ----------------------------------------------------------------------------------------
@@ -228,6 +243,29 @@ async def _stream_answer(
 
 def _metadata(request: web.Request) -> dict[str, str]:
     return {key.lower(): value for key, value in request.headers.items()}
+
+
+def time_remaining(headers: dict[str, str]) -> tuple[float | None, list[tuple[str, str]]]:
+    """The caller's deadline in seconds from `grpc-timeout` (gRPC's form, e.g. `2500m`) or `Request-Timeout`
+    (seconds, e.g. `2.5`); the shorter when both are given. Malformed values are returned as problems."""
+    found: list[float] = []
+    problems: list[tuple[str, str]] = []
+    raw = headers.get(GRPC_TIMEOUT_HEADER)
+    if raw is not None:
+        match = _GRPC_TIMEOUT.fullmatch(raw.strip())
+        if match is None or int(match.group(1)) == 0:
+            problems.append((GRPC_TIMEOUT_HEADER, "must be 1 to 8 digits and a unit (H, M, S, m, u, n), e.g. 2500m"))
+        else:
+            found.append(min(int(match.group(1)) * _GRPC_TIMEOUT_UNITS[match.group(2)], MAX_TIMEOUT_SECONDS))
+    raw = headers.get(REQUEST_TIMEOUT_HEADER.lower())
+    if raw is not None:
+        match = _SECONDS.fullmatch(raw)
+        seconds = float(match.group(1)) if match else 0.0
+        if not 0 < seconds <= MAX_TIMEOUT_SECONDS:
+            problems.append((REQUEST_TIMEOUT_HEADER, "must be a number of seconds, 0 < s <= 86400 (e.g. 2.5)"))
+        else:
+            found.append(seconds)
+    return (min(found) if found else None), problems
 
 
 def _peer(request: web.Request) -> Peer | None:
@@ -243,10 +281,11 @@ def _aiohttp_path(template: str) -> str:
     return re.sub(r"\{([a-z_][a-z0-9_]*)\}", r"{\1:[^/:]+}", template)
 
 
-def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain, limits: RestLimits) -> web.RouteDef:
-    """One binding of one RPC: run it through the chain, which authenticates the caller before the
+def _route(spec: OperationSpec, rule: HttpRule, name: str, pipeline: Pipeline, limits: RestLimits) -> web.RouteDef:
+    """One binding of one RPC: run it through the pipeline, which authenticates the caller before the
     request (and so the body) is read; answer as the binding says."""
     limit = body_limit(spec, limits)
+    kind = CallKind.of(spec)
 
     def reader(request: web.Request) -> RequestReader:
         async def read() -> message.Message:
@@ -268,21 +307,23 @@ def _route(spec: OperationSpec, rule: HttpRule, name: str, chain: CallChain, lim
             yield later
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        metadata, peer = _metadata(request), _peer(request)
+        metadata = _metadata(request)
+        remaining, problems = time_remaining(metadata)
+        call = Call(spec, kind, metadata, remaining, edge="rest", peer=_peer(request), header_problems=problems)
+        if kind == CallKind.BIDI_STREAM:  # files in a multipart body; the answers go out as NDJSON
+            call.messages = multipart.file_messages(spec, rule, request, limits.body_timeout)
+        elif kind.streams_requests:
+            call.messages = client_messages(request)
+        else:
+            call.read = reader(request)
+        if kind.streams_responses:
+            return await _streamed(request, rule, call, pipeline)
         try:
-            if spec.client_streaming and spec.server_streaming:  # files in a multipart body, answers as NDJSON
-                messages = multipart.file_messages(spec, rule, request, limits.body_timeout)
-                return await _stream_answer(request, rule, chain.run_file_stream(spec, messages, metadata, None, peer))
-            if spec.client_streaming:
-                outcome = await chain.run_client_stream(spec, client_messages(request), metadata, None, peer)
-            elif spec.server_streaming:
-                items = chain.run_server_stream(spec, reader(request), metadata, None, peer)
-                return await _stream_answer(request, rule, items)
-            else:
-                outcome = await chain.run(spec, reader(request), metadata, None, peer)
+            await pipeline.run(call)
         except GatewayError as error:
-            return await _refusal(request, error)
-        return _answer(rule, outcome)
+            return await _refusal(request, error, call.response_metadata)
+        assert call.outcome is not None
+        return _answer(rule, call.outcome, call.response_metadata)
 
     return web.route(rule.verb, _aiohttp_path(rule.template), handle, name=name)
 
@@ -318,14 +359,21 @@ async def status_errors(request: web.Request, handler: Any) -> web.StreamRespons
         return error_response(GatewayError(grpc.StatusCode.INTERNAL, "internal error", reason="INTERNAL"))
 
 
-def build_app(specs: dict[str, OperationSpec], chain: CallChain, limits: RestLimits | None = None) -> web.Application:
+def build_app(
+    specs: dict[str, OperationSpec],
+    pipeline: Pipeline,
+    limits: RestLimits | None = None,
+    tracer_provider: trace.TracerProvider | None = None,
+) -> web.Application:
     limits = limits or RestLimits()
     # Bodies are read by the routes themselves, each within its own limit; this bound is never the one met.
     largest = max([limits.max_body_bytes, *(body_limit(spec, limits) for spec in specs.values())])
-    app = web.Application(client_max_size=largest, middlewares=[status_errors])
+    # The tracing middleware (when on) is outermost: the call's span covers everything, errors included.
+    middlewares = [*aiohttp_middlewares(tracer_provider), status_errors]
+    app = web.Application(client_max_size=largest, middlewares=middlewares)
     app.add_routes(
         [
-            _route(spec, rule, operation_id(spec, index), chain, limits)
+            _route(spec, rule, operation_id(spec, index), pipeline, limits)
             for spec in specs.values()
             if spec.http is not None
             for index, rule in enumerate(spec.http.bindings)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cryptography import x509
 
 from ..config import Settings
-from .chain import Peer
+from ..pipeline.call import Peer
 
 SAN_PREFIX: dict[type, str] = {
     x509.DNSName: "DNS",

@@ -116,7 +116,7 @@ class Engine:
         step = self._step(spec)
         if step is not None:
             step.check(spec, request)
-        credential = self._credentials.resolve(ctx.organisation, spec, request)
+        credential = await self._credentials.resolve(ctx.organisation, spec, request)
         if spec.cache_ttl <= 0:
             response = await self._observed(spec, ctx, credential, self._unary(spec, request, ctx, credential))
             await self._invalidate(spec, ctx)
@@ -178,7 +178,7 @@ class Engine:
         self, spec: OperationSpec, request: message.Message, ctx: CallContext
     ) -> AsyncIterator[message.Message]:
         """A server-streaming RPC: every item of every page, or every message a composite's steps emit."""
-        credential = self._credentials.resolve(ctx.organisation, spec, request)
+        credential = await self._credentials.resolve(ctx.organisation, spec, request)
         plan = _plan(spec)
         request = _prepared(plan, request, ctx)
         outcome = "CANCELLED"  # unless the stream ends one way or the other
@@ -209,7 +209,7 @@ class Engine:
         ctx: CallContext,
     ) -> AsyncIterator[message.Message]:
         """A bidirectional stream of files: each file's steps, and what they emit, as the files arrive."""
-        credential = self._credentials.resolve(ctx.organisation, spec, first)
+        credential = await self._credentials.resolve(ctx.organisation, spec, first)
         plan = _plan(spec)
 
         async def send(call: WireCall) -> Any:

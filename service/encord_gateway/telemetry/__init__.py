@@ -1,1 +1,1 @@
-"""Metrics, health and logging."""
+"""Metrics, logs and traces."""

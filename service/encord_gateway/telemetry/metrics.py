@@ -84,6 +84,29 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.upstream_lane_waits = Counter(
+            "encord_upstream_organisation_waits_total",
+            "Upstream requests that waited because their organisation had its share of connections in use.",
+            registry=self.registry,
+        )
+        self.upstream_circuit_state = Gauge(
+            "encord_upstream_circuit_state",
+            "The circuit of each upstream host: 0 closed (calls pass), 1 half-open (one probe), 2 open (calls fail fast).",
+            ["host"],
+            registry=self.registry,
+        )
+        self.vault_lookup_seconds = Histogram(
+            "encord_gateway_vault_lookup_seconds",
+            "Time to look one credential up in the vault (in a worker thread, off the event loop).",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.idempotent_replays = Counter(
+            "encord_gateway_idempotent_replays_total",
+            "Writes answered from an earlier call with the same request id, without calling Encord again.",
+            ["grpc_service", "grpc_method"],
+            registry=self.registry,
+        )
 
         self.shared_cache_available = Gauge(
             "encord_gateway_cache_available",

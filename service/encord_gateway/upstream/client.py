@@ -1,11 +1,15 @@
-"""The pooled aiohttp client that signs and sends wire calls to Encord (or the sandbox)."""
+"""The pooled aiohttp client that signs and sends wire calls to Encord (or the sandbox).
+
+Every attempt passes the host's circuit breaker and takes a slot in its organisation's lane
+(upstream/isolation.py); a failed read is repeated as upstream/retry.py decides; each call is a span
+when tracing is on (one child span per HTTP attempt, from the aiohttp instrumentation).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
 import logging
-import random
 import time
 import uuid
 from datetime import UTC, datetime
@@ -13,20 +17,26 @@ from typing import Any
 
 import aiohttp
 import grpc
+from opentelemetry import trace
 from yarl import URL
 
 from .. import __version__, jsontext
 from ..errors import GatewayError
+from ..telemetry import context as call_context
 from ..telemetry.metrics import Metrics
+from ..telemetry.tracing import aiohttp_trace_configs, tracer_of
 from . import errors, signing
 from .calls import WireCall
 from .credentials import KIND_SSH_KEY, Credential
+from .isolation import BreakerSettings, CircuitBreaker, CircuitState, OrganisationLanes, Verdict, verdict_of
+from .retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503})
-MAX_ATTEMPTS = 3
-BASE_BACKOFF = 0.05  # seconds; doubled per attempt, with full jitter
+DEFAULT_MAX_CONNECTIONS = 100
+DEFAULT_ORGANISATION_CONCURRENCY = 25
+"""Upstream requests one organisation may have in flight: a quarter of the default pool, so that one
+team's flood leaves three quarters of the connections to everyone else."""
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 """Most bytes read of one answer (after decompression); more is refused, not buffered."""
 MAX_ERROR_BODY_BYTES = 64 * 1024
@@ -67,20 +77,36 @@ class UpstreamClient:
         domain: str,
         metrics: Metrics,
         *,
-        max_connections: int = 100,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        organisation_concurrency: int = DEFAULT_ORGANISATION_CONCURRENCY,
+        breaker: BreakerSettings | None = None,
+        retry: RetryPolicy = DEFAULT_RETRY_POLICY,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        tracer_provider: trace.TracerProvider | None = None,
     ) -> None:
         self.domain = domain.rstrip("/")
         self._metrics = metrics
         self._max_connections = max_connections
         self._max_response_bytes = max_response_bytes
+        self._retry = retry
+        self._breaker_settings = breaker or BreakerSettings()
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self.lanes = OrganisationLanes(
+            min(organisation_concurrency, max_connections), on_wait=metrics.upstream_lane_waits.inc
+        )
+        self._tracer_provider = tracer_provider
+        self._tracer = tracer_of(tracer_provider)
         self._session: aiohttp.ClientSession | None = None
         self.user_agent = f"encord-gateway/{__version__} aiohttp/{aiohttp.__version__}"
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300)
         # auto_decompress keeps gzip transparent; no cookie jar: Encord is stateless per request.
-        self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trace_configs=aiohttp_trace_configs(self._tracer_provider),  # a span per attempt, when tracing
+        )
         # aiohttp silently resends an idempotent request once when a pooled connection drops; that
         # would bypass our attempt limit, deadline and metrics (and double the calls Encord sees).
         # Our own retry handles connection errors for reads, so switch the hidden one off.
@@ -129,52 +155,87 @@ class UpstreamClient:
             headers.update(signing.v2_signature_headers(signer, call.http_method, call.target, body, int(time.time())))
         return headers
 
+    def breaker(self, host: str) -> CircuitBreaker:
+        """The circuit of one upstream host (created closed on first use)."""
+        found = self._breakers.get(host)
+        if found is None:
+            found = self._breakers[host] = CircuitBreaker(host, self._breaker_settings, self._circuit_changed)
+            self._metrics.upstream_circuit_state.labels(host).set(CircuitState.CLOSED)
+        return found
+
+    def _circuit_changed(self, host: str, state: CircuitState) -> None:
+        self._metrics.upstream_circuit_state.labels(host).set(state)
+        log.warning("upstream circuit of %s is now %s", host, state.name.lower())
+
     async def send(self, call: WireCall, credential: Credential | signing.Signer, deadline: float) -> Any:
         """Send `call` with `credential` (or a bare signer); return Encord's result or raise GatewayError.
 
         `deadline` is an absolute `time.monotonic()` value: the caller's deadline bounds every
-        attempt and every backoff sleep.
+        attempt, every wait for the organisation's lane and every backoff sleep.
         """
         if self._session is None:
             raise RuntimeError("UpstreamClient.start() was not awaited")
         if isinstance(credential, signing.Signer):
             credential = Credential(KIND_SSH_KEY, credential.public_key_hex, signer=credential)
         url = URL(self.domain + call.target, encoded=True)  # encoded: the signature covers these bytes
+        if self._tracer is None:
+            return await self._attempts(call, credential, url, deadline, None)
+        with self._tracer.start_as_current_span(
+            f"encord {call.label}",
+            kind=trace.SpanKind.INTERNAL,
+            attributes={
+                "encord.api": call.api,
+                "encord.query_type": call.query_type,
+                "encord.query_method": call.query_method,
+            },
+        ) as span:
+            return await self._attempts(call, credential, url, deadline, span)
+
+    async def _attempts(
+        self, call: WireCall, credential: Credential, url: URL, deadline: float, span: trace.Span | None
+    ) -> Any:
+        breaker = self.breaker(url.host or "")
+        record = call_context.current()
         attempt = 0
         while True:
             attempt += 1
+            if span is not None:
+                span.set_attribute("encord.attempts", attempt)
+            breaker.admit()  # an open circuit fails here, before the organisation's lane or the network
+            if record is not None:
+                record.upstream_attempts += 1
             started = time.perf_counter()
+            try:
+                await self.lanes.acquire(credential.organisation, deadline)
+            except BaseException:
+                breaker.record(Verdict.UNKNOWN)  # it never reached the host
+                raise
+            budget = deadline - time.monotonic()
             try:
                 result = await self._attempt(call, credential, url, deadline)
             except GatewayError as error:
-                self._observe(call, error.reason, started)
-                delay = self._retry_delay(call, error, attempt, deadline)
-                if delay is None:
-                    raise
-                log.info("retrying %s in %.2fs after %s", call.label, delay, error.reason)
-                await asyncio.sleep(delay)
-                continue
-            self._observe(call, "ok", started)
-            return result
+                failure = error
+            except BaseException:
+                breaker.record(Verdict.UNKNOWN)  # the caller went away: nothing learned about the host
+                raise
+            else:
+                breaker.record(Verdict.HEALTHY)
+                self._observe(call, "ok", started)
+                return result
+            finally:
+                self.lanes.release(credential.organisation)  # before any backoff: a sleeping retry holds no slot
+            breaker.record(verdict_of(failure, budget, self._breaker_settings))
+            self._observe(call, failure.reason, started)
+            delay = self._retry.delay(call.retryable, failure, attempt, deadline)
+            if delay is None:
+                raise failure
+            log.info("retrying %s in %.2fs after %s", call.label, delay, failure.reason)
+            await asyncio.sleep(delay)
 
     def _observe(self, call: WireCall, outcome: str, started: float) -> None:
         labels = (call.api, call.query_type, call.query_method)
         self._metrics.upstream_requests.labels(*labels, outcome).inc()
         self._metrics.upstream_seconds.labels(*labels).observe(time.perf_counter() - started)
-
-    @staticmethod
-    def _retry_delay(call: WireCall, error: GatewayError, attempt: int, deadline: float) -> float | None:
-        """Seconds to wait before retrying, or None. Only reads are retried, only on transient errors."""
-        transient = error.metadata.get("http_status", "").isdigit() and int(error.metadata["http_status"]) in (
-            RETRY_STATUSES
-        )
-        transient = transient or error.reason == "UPSTREAM_UNREACHABLE"
-        if not call.retryable or not transient or attempt >= MAX_ATTEMPTS:
-            return None
-        delay = error.retry_after if error.retry_after is not None else random.uniform(0, BASE_BACKOFF * 2**attempt)
-        if time.monotonic() + delay >= deadline:
-            return None
-        return delay
 
     async def _attempt(self, call: WireCall, credential: Credential, url: URL, deadline: float) -> Any:
         assert self._session is not None

@@ -10,6 +10,7 @@ carry Encord's.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import grpc
 
@@ -48,22 +49,58 @@ V1_CODES: dict[str, grpc.StatusCode] = {
     "UNKNOWN_ERROR": S.UNKNOWN,
 }
 
-# v2 HTTP statuses → (gRPC code, ErrorInfo reason). 401 is the gateway's credential (see above);
-# 502/503 are transient and worth a retry by the caller, other 5xx are not known to be.
-HTTP_STATUSES: dict[int, tuple[grpc.StatusCode, str]] = {
-    400: (S.INVALID_ARGUMENT, "INVALID_ARGUMENTS_ERROR"),
-    401: (S.FAILED_PRECONDITION, "AUTHENTICATION_ERROR"),
-    403: (S.PERMISSION_DENIED, "AUTHORISATION_ERROR"),
-    404: (S.NOT_FOUND, "RESOURCE_NOT_FOUND_ERROR"),
-    405: (S.UNIMPLEMENTED, "METHOD_NOT_ALLOWED_ERROR"),
-    409: (S.ALREADY_EXISTS, "RESOURCE_EXISTS_ERROR"),
-    413: (S.INVALID_ARGUMENT, "PAYLOAD_TOO_LARGE"),
-    429: (S.RESOURCE_EXHAUSTED, "RATE_LIMIT_ERROR"),
-    500: (S.UNKNOWN, "UPSTREAM_SERVER_ERROR"),
-    502: (S.UNAVAILABLE, "UPSTREAM_UNAVAILABLE"),
-    503: (S.UNAVAILABLE, "UPSTREAM_UNAVAILABLE"),
-    504: (S.UNAVAILABLE, "UPSTREAM_TIMEOUT"),
+
+@dataclass(frozen=True)
+class HttpOutcome:
+    """What one HTTP status from Encord means: the caller's gRPC code and reason, and whether it is
+    transient (a read meeting it is retried, and a run of them counts against the host's circuit)."""
+
+    code: grpc.StatusCode
+    reason: str
+    transient: bool = False
+
+
+# Encord's HTTP statuses (either API) → what the caller gets. This table is the one place that decides:
+# the retry policy (upstream/retry.py) and the circuit breaker read `transient` from it, and the edge
+# maps the code to HTTP (edge/status.py). 401 is the gateway's credential (see above). 500, 502 and 503
+# are transient, as Encord's own SDK treats them (wire reference §4.2-4.3: retried when retryable), so
+# the caller gets UNAVAILABLE (retry later) for all three. 504 is Encord's own timeout: the SDK does not
+# retry it, and whether a write took effect is unknown, so it is DEADLINE_EXCEEDED like the gateway's own
+# upstream timeout. 413 is not retried: the same body is too large the next time too.
+HTTP_STATUSES: dict[int, HttpOutcome] = {
+    400: HttpOutcome(S.INVALID_ARGUMENT, "INVALID_ARGUMENTS_ERROR"),
+    401: HttpOutcome(S.FAILED_PRECONDITION, "AUTHENTICATION_ERROR"),
+    403: HttpOutcome(S.PERMISSION_DENIED, "AUTHORISATION_ERROR"),
+    404: HttpOutcome(S.NOT_FOUND, "RESOURCE_NOT_FOUND_ERROR"),
+    405: HttpOutcome(S.UNIMPLEMENTED, "METHOD_NOT_ALLOWED_ERROR"),
+    409: HttpOutcome(S.ALREADY_EXISTS, "RESOURCE_EXISTS_ERROR"),
+    413: HttpOutcome(S.INVALID_ARGUMENT, "PAYLOAD_TOO_LARGE"),
+    429: HttpOutcome(S.RESOURCE_EXHAUSTED, "RATE_LIMIT_ERROR", transient=True),
+    500: HttpOutcome(S.UNAVAILABLE, "UPSTREAM_SERVER_ERROR", transient=True),
+    502: HttpOutcome(S.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", transient=True),
+    503: HttpOutcome(S.UNAVAILABLE, "UPSTREAM_UNAVAILABLE", transient=True),
+    504: HttpOutcome(S.DEADLINE_EXCEEDED, "UPSTREAM_TIMEOUT"),
 }
+OTHER_STATUS = HttpOutcome(S.UNKNOWN, "UPSTREAM_SERVER_ERROR")
+"""Any status the table does not name (another 4xx or 5xx, a 3xx that is never followed): not known to be
+worth a retry."""
+
+UNREACHABLE = "UPSTREAM_UNREACHABLE"
+"""The reason of a call that never got an answer (no connection, a reset): transient by nature."""
+
+
+def http_outcome(status: int) -> HttpOutcome:
+    """The meaning of an HTTP status from Encord (the table above, or its fallbacks)."""
+    return HTTP_STATUSES.get(status, OTHER_STATUS)
+
+
+def is_transient(error: GatewayError) -> bool:
+    """Whether `error` is one a repeat may not meet: no answer at all, or a status the table marks transient."""
+    if error.reason == UNREACHABLE:
+        return True
+    status = error.metadata.get("http_status", "")
+    return status.isdigit() and http_outcome(int(status)).transient
+
 
 CREDENTIAL_HINT = "Encord did not accept the organisation's credential; ask the gateway operator to check it"
 
@@ -132,7 +169,8 @@ def from_v1_code(code: str, payload: object, *, label: str) -> GatewayError:
 def from_http_status(
     status: int, server_message: str | None, *, label: str, retry_after: float | None = None
 ) -> GatewayError:
-    code, reason = HTTP_STATUSES.get(status, (S.UNKNOWN, "UPSTREAM_SERVER_ERROR"))
+    outcome = http_outcome(status)
+    code, reason = outcome.code, outcome.reason
     if status == 401:
         message = CREDENTIAL_HINT
     else:

@@ -44,7 +44,20 @@ GENESIS = "0" * 64
 """The `prev` of the first entry: a log whose first line was removed no longer starts from it."""
 
 CLEAR_FIELDS = frozenset(
-    {"type", "phase", "operation", "method", "outcome", "code", "reason", "kind", "scope", "resource_type", "state"}
+    {
+        "type",
+        "phase",
+        "operation",
+        "method",
+        "outcome",
+        "code",
+        "reason",
+        "kind",
+        "scope",
+        "resource_type",
+        "state",
+        "request_id",
+    }
 )
 """Event fields kept readable. Every other string is HMAC'd (like Vault's audit devices): an
 identifier can be searched for with `audit hash VALUE`, and anything secret that slipped into an

@@ -417,14 +417,19 @@ class Vault:
 
     def signer_for_org(self, organisation: str) -> Signer:
         """The organisation's signer: its active key, else (mid-rotation) its retiring one."""
+        credential_id, signer = self.signing_key_for_org(organisation)
+        self.record_use(credential_id)
+        return signer
+
+    def signing_key_for_org(self, organisation: str) -> tuple[str, Signer]:
+        """The id and signer of the key `signer_for_org` uses, reading that organisation's records only
+        (the credential resolver's lookup: its cost does not grow with the number of organisations)."""
         self._require_unsealed()
         records = self._org_records(organisation)
         record = _newest(records, STATE_ACTIVE) or _newest(records, STATE_RETIRING)
         if record is None:
             raise CredentialNotFoundError(f"no key is registered for organisation {organisation!r}")
-        signer = self._signer(record)
-        self.record_use(record.id)
-        return signer
+        return record.id, self._signer(record)
 
     def signer_for_credential(self, credential_id: str) -> Signer:
         """The signer of one SSH key by id (a rotation's pending key for the canary call, for example)."""

@@ -1,4 +1,4 @@
-"""The call chain's audit in `block` mode: an intent before any change, an outcome that cannot undo one.
+"""The pipeline's audit in `block` mode: an intent before any change, an outcome that cannot undo one.
 
 A write whose intent cannot be recorded is refused before it reaches Encord (UNAVAILABLE, safe to
 retry); a write whose outcome cannot be recorded has happened and answers OK (the failure is logged and
@@ -7,7 +7,6 @@ counted), so that callers do not retry it and create twice.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +19,10 @@ from encord_gateway._generated.encord.gateway.admin.v1 import callers_pb2
 from encord_gateway._generated.encord.gateway.v1 import projects_pb2
 from encord_gateway.access.limits import CallerLimiter
 from encord_gateway.access.policy import Policy, parse_policy
-from encord_gateway.edge.chain import AdminCall, CallChain
 from encord_gateway.errors import GatewayError
 from encord_gateway.operations.catalog import OperationSpec, load_catalog
 from encord_gateway.operations.engine import CallContext, Outcome
+from encord_gateway.pipeline import AdminCall, AuditTrail, Call, CallKind, Pipeline, standard_pipeline
 from encord_gateway.telemetry.metrics import Metrics
 from encord_gateway.upstream.credentials import Credential
 from encord_gateway.vault.errors import AuditError
@@ -69,31 +68,48 @@ class Sink:
 
 
 class Encord:
-    """The engine's place in the chain: one write upstream, then the credential-use report."""
+    """The engine's place in the pipeline: one write upstream, then the credential-use report."""
 
-    def __init__(self, sink: Sink) -> None:
+    def __init__(self, sink: Sink, trail: AuditTrail) -> None:
         self.sink = sink
-        self.chain: CallChain | None = None
+        self.trail = trail
 
     async def execute(self, spec: OperationSpec, request: message.Message, ctx: CallContext) -> Outcome:
         self.sink.log.append("write reached Encord")
-        assert self.chain is not None
-        await self.chain.credential_used(ctx, spec, Credential("org_ssh_key", "cred-1"), "OK")
+        await self.trail.credential_used(ctx, spec, Credential("org_ssh_key", "cred-1"), "OK")
         return Outcome(projects_pb2.CreateProjectResponse(project_hash="p1"), None)
 
 
-def chain_with(failing: Callable[[Mapping[str, Any]], bool]) -> tuple[CallChain, Sink, Metrics]:
-    sink, metrics = Sink(failing), Metrics()
-    encord = Encord(sink)
+class Gateway:
+    """The standard pipeline in front of a fake engine and admin handlers, run as an edge runs it."""
 
-    async def create_caller(request: message.Message, call: AdminCall) -> message.Message:
-        sink.log.append("caller created")
-        return callers_pb2.Caller(name="new")
+    def __init__(self, failing: Callable[[Mapping[str, Any]], bool]) -> None:
+        self.sink, self.metrics = Sink(failing), Metrics()
+        self.trail = AuditTrail(self.sink, self.metrics)
+        encord = Encord(self.sink, self.trail)
 
-    handlers = {CREATE_CALLER.full_name: create_caller}
-    chain = CallChain(encord, Authenticator(), CallerLimiter(), metrics, 10.0, handlers, sink)  # type: ignore[arg-type]
-    encord.chain = chain
-    return chain, sink, metrics
+        async def create_caller(request: message.Message, call: AdminCall) -> message.Message:
+            self.sink.log.append("caller created")
+            return callers_pb2.Caller(name="new")
+
+        self.admin_handlers = {CREATE_CALLER.full_name: create_caller}
+        self.pipeline: Pipeline = standard_pipeline(
+            encord,  # type: ignore[arg-type]  # the fake has the engine's execute()
+            Authenticator(),
+            CallerLimiter(),
+            self.metrics,
+            self.trail,
+            default_timeout=10.0,
+            admin_handlers=self.admin_handlers,
+        )
+
+    async def run(self, spec: OperationSpec, request: message.Message) -> None:
+        await self.pipeline.run(Call(spec, CallKind.of(spec), TOKEN, 10.0, read=reader(request)))
+
+
+def chain_with(failing: Callable[[Mapping[str, Any]], bool]) -> tuple[Gateway, Sink, Metrics]:
+    gateway = Gateway(failing)
+    return gateway, gateway.sink, gateway.metrics
 
 
 def audit_failures(metrics: Metrics, stage: str) -> float:
@@ -123,7 +139,7 @@ CALLS = {
 
 
 def reader(request: message.Message) -> Callable[[], Awaitable[message.Message]]:
-    """The chain reads a request only once the caller is authenticated."""
+    """The pipeline reads a request only once the caller is authenticated."""
 
     async def read() -> message.Message:
         return request
@@ -135,7 +151,7 @@ def reader(request: message.Message) -> Callable[[], Awaitable[message.Message]]
 async def test_the_intent_is_recorded_before_the_change(kind: str) -> None:
     spec, request, change = CALLS[kind]
     chain, sink, _ = chain_with(lambda event: False)
-    await chain.run(spec, reader(request), TOKEN, time.monotonic() + 10)
+    await chain.run(spec, request)
     assert sink.log == ["audit intent", change, "audit OK"]
 
 
@@ -144,7 +160,7 @@ async def test_a_done_write_whose_outcome_cannot_be_audited_answers_ok_and_is_co
     spec, request, change = CALLS[kind]
     chain, sink, metrics = chain_with(is_outcome)
 
-    await chain.run(spec, reader(request), TOKEN, time.monotonic() + 10)  # no UNAVAILABLE: the change was made
+    await chain.run(spec, request)  # no UNAVAILABLE: the change was made
 
     assert sink.log == ["audit intent", change]
     assert audit_failures(metrics, "outcome") == 1
@@ -156,7 +172,7 @@ async def test_a_write_whose_intent_cannot_be_audited_is_refused_before_any_chan
     chain, sink, metrics = chain_with(is_intent)
 
     with pytest.raises(GatewayError) as refused:
-        await chain.run(spec, reader(request), TOKEN, time.monotonic() + 10)
+        await chain.run(spec, request)
 
     assert (refused.value.code, refused.value.reason) == (grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE")
     assert sink.log == []
@@ -176,8 +192,8 @@ async def test_an_admin_intent_names_what_it_acts_on_and_never_a_secret() -> Non
     async def register(request: message.Message, call: AdminCall) -> message.Message:
         return spec.response_class()
 
-    chain._admin_handlers = {spec.full_name: register}  # type: ignore[misc]
-    await chain.run(spec, reader(request), TOKEN, time.monotonic() + 10)
+    chain.admin_handlers[spec.full_name] = register  # the dispatch holds this very mapping
+    await chain.run(spec, request)
 
     intent = sink.events[0]
     assert (intent["phase"], intent["organisation"]) == ("intent", "acme")
