@@ -49,19 +49,35 @@ class _Entry:
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class MemoryIdempotencyStore:
-    """The in-process store: at most `max_entries` answered ids (least recently claimed go first)."""
+DEFAULT_MAX_ENTRIES = 10_000
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+"""Answers kept at most, in bytes: clients send a request id with every write, so the store must stay
+bounded by what it holds, not only by how many ids."""
 
-    def __init__(self, max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+
+class MemoryIdempotencyStore:
+    """The in-process store: at most `max_entries` answered ids holding at most `max_bytes` of answers
+    (least recently claimed go first)."""
+
+    def __init__(
+        self,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self._max_entries = max_entries
+        self._max_bytes = max_bytes
         self._clock = clock
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._bytes = 0
 
     async def claim(self, key: str, fingerprint: str, window: float) -> Claim:
         while True:
             entry = self._entries.get(key)
             now = self._clock()
             if entry is None or (entry.response is not None and entry.expires <= now):
+                if entry is not None and entry.response is not None:
+                    self._bytes -= len(entry.response)
                 self._entries[key] = _Entry(fingerprint, now + window)
                 self._entries.move_to_end(key)
                 self._evict()
@@ -76,7 +92,9 @@ class MemoryIdempotencyStore:
         entry = self._entries.get(key)
         if entry is not None and entry.fingerprint == fingerprint and entry.response is None:
             entry.response, entry.expires = response, self._clock() + window
+            self._bytes += len(response)
             entry.settled.set()
+            self._evict(spare=key)  # its waiters are about to read it
 
     async def abandon(self, key: str, fingerprint: str) -> None:
         entry = self._entries.get(key)
@@ -84,14 +102,21 @@ class MemoryIdempotencyStore:
             del self._entries[key]
             entry.settled.set()
 
-    def _evict(self) -> None:
-        # Oldest answered entries first; a claim in flight stays (its waiters need it), so the bound can be
-        # exceeded by the calls in flight at most.
+    def _evict(self, spare: str | None = None) -> None:
+        # Oldest answered entries first; a claim in flight stays (its waiters need it), and so does the answer
+        # just given (`spare`), so the bounds can be exceeded by those at most.
         for key in list(self._entries):
-            if len(self._entries) <= self._max_entries:
+            if len(self._entries) <= self._max_entries and self._bytes <= self._max_bytes:
                 return
-            if self._entries[key].response is not None:
+            response = self._entries[key].response
+            if response is not None and key != spare:
                 del self._entries[key]
+                self._bytes -= len(response)
+
+    @property
+    def bytes_held(self) -> int:
+        """Bytes of answers the store holds."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._entries)
