@@ -1,7 +1,8 @@
 """Policy decisions for one call: which organisation it acts for, and whether the caller may make it.
 
-Both edges reach this through the call chain, so REST and gRPC are decided by the same code from
-the same declarations (the operation's resource type, resource field and references in the proto).
+Both edges reach this through the pipeline's Authorization interceptor, so REST and gRPC are decided by the
+same code from the same declarations (the operation's resource type, resource field and references in the
+proto).
 """
 
 from __future__ import annotations

@@ -106,7 +106,8 @@ class Ticket(Protocol):
 
 
 class Limiter(Protocol):
-    """What the call chain asks before running a call: this process's `CallerLimiter`, or the shared one."""
+    """What the pipeline's Limits interceptor asks before running a call: this process's `CallerLimiter`,
+    or the shared one."""
 
     async def acquire(self, caller: str, limits: Limits) -> Ticket:
         """A ticket for one call of `caller`, or LimitExceeded; never waits for capacity."""
