@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import threading
 import uuid
@@ -216,8 +217,9 @@ async def test_one_call_is_one_trace_of_the_call_its_cache_its_credential_and_ea
 
 
 async def test_a_repeated_write_with_the_same_request_id_is_answered_once_and_a_different_one_is_refused(
-    gateway: tuple[InProcessGateway, dict[str, SandboxUser]], sandbox: Sandbox
+    gateway: tuple[InProcessGateway, dict[str, SandboxUser]], sandbox: Sandbox, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="encord_gateway.access")
     gw, users = gateway
     first_org, second_org = gw.organisations
     projects = projects_pb2_grpc.ProjectServiceStub(gw.channel())
@@ -235,6 +237,13 @@ async def test_a_repeated_write_with_the_same_request_id_is_answered_once_and_a_
     assert creates_by(sandbox, users[first_org.name]) == 1
     assert gw.metric("encord_gateway_idempotent_replays_total", grpc_service="encord.gateway.v1.ProjectService",
                      grpc_method="CreateProject") == 3  # fmt: skip
+    gw.gateway.pipeline.flush()
+    replays = [
+        record.fields  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == "encord_gateway.access" and record.request_id == request_id[0][1]  # type: ignore[attr-defined]
+    ]
+    assert sorted(fields.get("idempotent_replay", False) for fields in replays) == [False, True, True, True]
 
     different = projects_pb2.CreateProjectRequest(title="another project")
     with pytest.raises(grpc.aio.AioRpcError) as reused:

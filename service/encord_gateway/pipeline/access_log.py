@@ -1,7 +1,8 @@
 """The access log: one line per call, with what an operator needs to follow it.
 
 Fields: method, edge, caller, organisation, code, reason (of a failure), duration, cache verdict,
-upstream attempts, messages streamed, request id. Never a token, a key or a request body.
+upstream attempts, messages streamed, whether a write was answered from an earlier one (idempotent_replay),
+request id. Never a token, a key or a request body.
 Logger `encord_gateway.access` at INFO; with --log-format json each line is one JSON object.
 
 A call only notes its fields; the lines are made and written in batches, a moment later (at most
@@ -16,7 +17,7 @@ import logging
 import time
 from typing import Any
 
-from .call import Call, Proceed
+from .call import REPLAY_METADATA, Call, Proceed
 
 log = logging.getLogger("encord_gateway.access")
 
@@ -44,6 +45,7 @@ class AccessLog:
             time.time(), time.perf_counter() - call.started, call.spec, call.kind, call.edge, call.caller_name,
             call.organisation, call.code, call.outcome.cache if call.outcome is not None else None,
             call.record.upstream_attempts, call.request_id, call.sent, error.reason if error is not None else None,
+            REPLAY_METADATA in call.response_metadata,
         ))  # fmt: skip
         if len(self._pending) >= BATCH_LINES:
             self.flush()
@@ -70,6 +72,7 @@ class AccessLog:
             request_id,
             sent,
             reason,
+            replay,
         ) in pending:
             fields: dict[str, Any] = {
                 "method": f"{spec.service}/{spec.method}",
@@ -86,6 +89,8 @@ class AccessLog:
                 fields["messages"] = sent
             if reason is not None:
                 fields["reason"] = reason
+            if replay:
+                fields["idempotent_replay"] = True
             text = " ".join(f"{key}={value}" for key, value in fields.items() if value != "" and key != "request_id")
             record = log.makeRecord(
                 log.name,
