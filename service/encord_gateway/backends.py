@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .access.limits import CallerLimiter, Limiter
 from .access.store import AccessStore, EmbeddedAccessStore
@@ -23,6 +24,9 @@ from .config import Settings
 from .pipeline.idempotency_store import IdempotencyStore, MemoryIdempotencyStore
 from .vault import Vault
 from .vault.audit import AuditConfig, AuditLog, AuditTrail
+
+if TYPE_CHECKING:  # imported on use: the embedded defaults never need Redis
+    from redis.asyncio import Redis
 
 
 @dataclass
@@ -89,7 +93,7 @@ def build_cache(settings: Settings, on_availability: Callable[[bool], None] | No
         from .cluster.connections import redis_client
 
         return RedisCache(
-            redis_client(settings.redis_url, settings.redis_timeout),
+            _redis(settings),
             redis_client(settings.redis_url, settings.redis_timeout, blocking_reads=True),
             prefix=settings.redis_prefix,
             max_local_entries=settings.cache_max_entries,
@@ -99,28 +103,32 @@ def build_cache(settings: Settings, on_availability: Callable[[bool], None] | No
     return MemoryCache(settings.cache_max_entries)
 
 
+def _longest_call(settings: Settings) -> float:
+    """Seconds a call may take at most: what a claim made for a call is leased for, so that a replica killed
+    mid-call holds it no longer (a limiter's slot, a write's request id)."""
+    return settings.default_timeout + 30.0
+
+
+def _redis(settings: Settings) -> Redis:
+    from .cluster.connections import redis_client
+
+    return redis_client(settings.redis_url, settings.redis_timeout)
+
+
 def build_limiter(settings: Settings) -> Limiter:
     if settings.limits_backend == "redis":
         from .access.shared_limits import RedisLimiter
-        from .cluster.connections import redis_client
 
-        # A call's slot is leased for as long as the longest call may take, then frees itself.
-        lease = settings.default_timeout + 30.0
-        return RedisLimiter(
-            redis_client(settings.redis_url, settings.redis_timeout), prefix=settings.redis_prefix, lease_seconds=lease
-        )
+        return RedisLimiter(_redis(settings), prefix=settings.redis_prefix, lease_seconds=_longest_call(settings))
     return CallerLimiter()
 
 
 def build_idempotency(settings: Settings) -> IdempotencyStore:
     """Where write request ids are remembered: this process, or Redis for every replica."""
     if settings.idempotency_backend == "redis":
-        from .cluster.connections import redis_client
         from .pipeline.idempotency_redis import RedisIdempotencyStore
 
-        # An id stays claimed while its write may still be running, then frees itself (a replica killed mid-write).
-        lease = settings.default_timeout + 30.0
         return RedisIdempotencyStore(
-            redis_client(settings.redis_url, settings.redis_timeout), prefix=settings.redis_prefix, lease_seconds=lease
+            _redis(settings), prefix=settings.redis_prefix, lease_seconds=_longest_call(settings)
         )
     return MemoryIdempotencyStore()
