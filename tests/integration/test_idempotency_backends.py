@@ -92,12 +92,6 @@ async def test_a_failed_first_call_is_forgotten_so_that_the_waiting_repeat_runs_
     assert (await asyncio.wait_for(waiting, 10)).first
 
 
-async def test_ids_are_the_callers_own(new_store: Factory) -> None:
-    store, id_ = new_store(), secrets.token_hex(8)
-    assert (await store.claim(f"svc-a\n{id_}", fingerprint("create"), WINDOW)).first
-    assert (await store.claim(f"svc-b\n{id_}", fingerprint("create"), WINDOW)).first
-
-
 async def test_only_the_claimant_completes_an_id(new_store: Factory) -> None:
     store, id_ = new_store(), key()
     assert (await store.claim(id_, fingerprint("create"), WINDOW)).first
